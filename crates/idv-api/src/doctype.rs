@@ -1,0 +1,87 @@
+//! Document types (`DocType`) this server can read. The code formats are cloudauth-intl's: 8-digit legacy codes
+//! (eKYC / ID_OCR) and ISO-style `<ISO3><kind 2 digits><seq 3 digits>` codes (eKYC_PRO). Both formats are accepted
+//! for every document product; a well-formed code of a document the engine cannot read is refused by name.
+
+use serde::{Deserialize, Serialize};
+
+/// ICAO 9303 layout of the machine-readable zone the document carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MrzLayout {
+    /// Passport data page: 2 lines of 44.
+    Td3,
+    /// ID card: 3 lines of 30, on the back.
+    Td1,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DocType {
+    code: &'static str,
+}
+
+/// (code, description, layout)
+const SUPPORTED: &[(&str, &str, MrzLayout)] = &[
+    ("01000000", "passport (any issuing country, ICAO TD3)", MrzLayout::Td3),
+    ("GLB03002", "e-passport read through its MRZ (any issuing country, ICAO TD3)", MrzLayout::Td3),
+    ("GLB01001", "identity card with an ICAO TD1 MRZ (any issuing country; idv extension code)", MrzLayout::Td1),
+];
+
+impl DocType {
+    pub fn parse(code: &str) -> Result<DocType, String> {
+        if let Some((c, _, _)) = SUPPORTED.iter().find(|(c, _, _)| *c == code) {
+            return Ok(DocType { code: c });
+        }
+        let legacy = code.len() == 8 && code.bytes().all(|b| b.is_ascii_digit());
+        let iso = code.len() == 8
+            && code[..3].bytes().all(|b| b.is_ascii_uppercase())
+            && code[3..].bytes().all(|b| b.is_ascii_digit());
+        let list = SUPPORTED.iter().map(|(c, d, _)| format!("{c} ({d})")).collect::<Vec<_>>().join("; ");
+        if legacy || iso {
+            Err(format!("document type {code} is not supported by this server; supported: {list}"))
+        } else {
+            Err(format!(
+                "\"{}\" is not a document type code; supported: {list}",
+                code.chars().take(16).collect::<String>()
+            ))
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+
+    pub fn layout(&self) -> MrzLayout {
+        SUPPORTED.iter().find(|(c, _, _)| *c == self.code).map(|(_, _, l)| *l).expect("constructed from SUPPORTED")
+    }
+
+    /// TD1 cards carry the MRZ on the back, so they may be captured on two pages; a passport data page is one.
+    pub fn has_back_page(&self) -> bool {
+        self.layout() == MrzLayout::Td1
+    }
+}
+
+impl Serialize for DocType {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.code)
+    }
+}
+
+impl<'de> Deserialize<'de> for DocType {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        DocType::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn supported_and_refused() {
+        assert_eq!(DocType::parse("GLB03002").unwrap().layout(), MrzLayout::Td3);
+        assert!(DocType::parse("GLB01001").unwrap().has_back_page());
+        let e = DocType::parse("00000006").unwrap_err();
+        assert!(e.contains("not supported") && e.contains("01000000"), "{e}");
+        assert!(DocType::parse("hello").unwrap_err().contains("not a document type"));
+    }
+}

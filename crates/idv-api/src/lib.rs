@@ -1,0 +1,33 @@
+//! Wire types of the merchant API (Alibaba Cloud cloudauth-intl, version 2022-08-09) and the two request-signature
+//! schemes the official SDKs use. Pure data and pure functions: no HTTP server, no SQL, no images.
+
+pub mod check_result;
+pub mod doctype;
+pub mod error;
+pub mod initialize;
+pub mod params;
+pub mod sign;
+
+pub use check_result::{CheckResultRequest, CheckResultResult, ImageKind, Verdict, subcode};
+pub use doctype::DocType;
+pub use error::{ApiError, ErrorBody, ErrorCode};
+pub use initialize::{InitializeRequest, InitializeResult, TransactionOptions};
+
+/// The only API version this server speaks.
+pub const API_VERSION: &str = "2022-08-09";
+
+/// A successful response: `{"RequestId", "Code": "Success", "Message": "success", "Result": …}` (spec §3).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase")]
+pub struct SuccessBody<T> {
+    pub request_id: String,
+    pub code: String,
+    pub message: String,
+    pub result: T,
+}
+
+impl<T> SuccessBody<T> {
+    pub fn new(request_id: &str, result: T) -> Self {
+        SuccessBody { request_id: request_id.to_owned(), code: "Success".into(), message: "success".into(), result }
+    }
+}

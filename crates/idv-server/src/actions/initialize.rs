@@ -1,0 +1,56 @@
+use std::collections::BTreeMap;
+
+use base64::Engine;
+use idv_api::{InitializeRequest, InitializeResult};
+use idv_protocol::ClientConfig;
+use idv_store::NewTransaction;
+use zeroize::Zeroizing;
+
+use crate::AppState;
+use crate::auth::{Caller, unix_now};
+use crate::error::ServerError;
+use crate::rpc::Success;
+
+pub async fn handle(
+    state: &AppState,
+    params: &BTreeMap<String, String>,
+    caller: &Caller,
+) -> Result<Success, ServerError> {
+    let req = InitializeRequest::parse(params)?;
+    let id = idv_crypto::random_hex(16);
+    let device_secret = Zeroizing::new(idv_crypto::random_bytes::<32>().to_vec());
+    let now = unix_now();
+    let expires_at = now + state.config.transaction_ttl.as_secs() as i64;
+    let options = serde_json::to_vec(&req.options).map_err(|e| ServerError::Internal(e.to_string()))?;
+    state
+        .store
+        .create_transaction(NewTransaction {
+            id: id.clone(),
+            merchant_id: caller.merchant.id.clone(),
+            merchant_biz_id: req.merchant_biz_id.clone(),
+            product: req.options.product.code().to_owned(),
+            options,
+            device_secret: device_secret.clone(),
+            created_at: now,
+            expires_at,
+        })
+        .await?;
+    if let Some(face) = &req.reference_face {
+        state.store.put_blob(&id, "reference_face", &face.0).await?;
+    }
+    let base = state.config.base_url();
+    let cfg = ClientConfig {
+        tid: id.clone(),
+        product: req.options.product,
+        steps: req.options.product.steps(req.options.back_page),
+        api: format!("{base}/device/v1"),
+        cred: base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&device_secret[..]),
+        iat: now,
+        exp: expires_at,
+    };
+    let token = cfg.sign(&state.clientcfg_key);
+    let transaction_url = req.meta.device_type.is_browser().then(|| format!("{base}/web/{id}"));
+    tracing::info!(transaction_id = %id, product = req.options.product.code(), device = req.meta.device_type.as_str(), "transaction created");
+    let result = InitializeResult { transaction_id: id, protocol: token.clone(), client_cfg: token, transaction_url };
+    Ok(Success(serde_json::to_value(result).map_err(|e| ServerError::Internal(e.to_string()))?))
+}

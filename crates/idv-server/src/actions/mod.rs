@@ -1,0 +1,103 @@
+//! The merchant actions. Each takes the verified parameter map and the calling merchant and returns the `Result`
+//! object of its success body.
+
+mod check_result;
+mod initialize;
+
+use idv_api::sign::SignedRequest;
+use idv_api::{ApiError, ErrorCode, Verdict, subcode};
+use idv_store::TxState;
+
+use crate::AppState;
+use crate::auth::Caller;
+use crate::error::ServerError;
+use crate::rpc::Success;
+
+/// Actions of cloudauth-intl 2022-08-09 that this server does not serve (yet): named in the error so a merchant
+/// knows it is a deliberate gap, not a typo.
+const KNOWN_ACTIONS: &[&str] = &[
+    "AddFaceRecord",
+    "AddressCompareIntl",
+    "AddressVerifyIntl",
+    "AddressVerifyV2Intl",
+    "BankMetaVerifyIntl",
+    "CardOcr",
+    "CheckVerifyLog",
+    "CredentialGetResultIntl",
+    "CredentialRecognitionIntl",
+    "CredentialRecognitionIntlV2",
+    "CredentialSubmitIntl",
+    "CredentialSubmitIntlV2",
+    "CredentialVerifyIntl",
+    "DeepfakeDetectIntl",
+    "DeepfakeDetectIntlStream",
+    "DeleteFaceGroup",
+    "DeleteFaceRecord",
+    "DeleteFaceRecordV2",
+    "DeleteVerifyResult",
+    "DocOcr",
+    "DocOcrMax",
+    "DocOcrMaxV2",
+    "DocOcrV2",
+    "DownloadVerifyRecordIntl",
+    "EkycVerify",
+    "EkycVerifyV2",
+    "FaceCompare",
+    "FaceCompareV2",
+    "FaceCrossCompareIntl",
+    "FaceDuplicationCheckIntl",
+    "FaceGuardRisk",
+    "FaceLiveness",
+    "FaceLivenessV2",
+    "FaceVerifyIntl",
+    "FraudResultCallBack",
+    "Id2MetaPeriodVerifyIntl",
+    "Id2MetaVerifyIntl",
+    "IdnAuthorityVerifyIntl",
+    "InitializeV2",
+    "KeepaliveIntl",
+    "Mobile2MetaVerifyIntl",
+    "Mobile3MetaVerifyIntl",
+    "ModifyFaceGroup",
+    "ModifyFaceRecord",
+    "QueryFaceGroup",
+    "QueryFaceRecord",
+    "TempAccessTokenIntl",
+    "TempOssUrlIntl",
+];
+
+pub async fn dispatch(
+    state: &AppState,
+    req: &SignedRequest,
+    caller: &Caller,
+) -> (&'static str, Result<Success, ServerError>) {
+    match req.action.as_str() {
+        "Initialize" => ("Initialize", initialize::handle(state, &req.params, caller).await),
+        "CheckResult" => ("CheckResult", check_result::handle(state, &req.params, caller).await),
+        other => {
+            let known = KNOWN_ACTIONS.contains(&other);
+            let msg = if known {
+                format!("The action {other} is not supported by this idv server.")
+            } else {
+                format!("Specified api is not found: {}.", other.chars().take(64).collect::<String>())
+            };
+            ("unknown", Err(ApiError::new(ErrorCode::InvalidActionNotFound, msg).into()))
+        }
+    }
+}
+
+/// Closes one overdue transaction with a timeout verdict. Losing the race to a concurrent finisher is fine: the
+/// conditional transition means exactly one verdict is stored.
+pub(crate) async fn expire(state: &AppState, id: &str, now: i64) -> Result<(), ServerError> {
+    let verdict = Verdict::failed(subcode::TIMED_OUT, "the transaction expired before the verification flow completed");
+    let bytes = serde_json::to_vec(&verdict).map_err(|e| ServerError::Internal(e.to_string()))?;
+    state.store.transition(id, TxState::OPEN, TxState::Expired, Some(&bytes), now).await?;
+    Ok(())
+}
+
+pub(crate) async fn expire_overdue(state: &AppState, now: i64) -> Result<(), ServerError> {
+    for id in state.store.overdue_transactions(now, 500).await? {
+        expire(state, &id, now).await?;
+    }
+    Ok(())
+}

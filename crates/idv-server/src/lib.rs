@@ -1,0 +1,86 @@
+//! The idv HTTP server. It is the only crate that knows HTTP: it turns requests into calls on the API types
+//! (`idv-api`), the device protocol (`idv-protocol`) and the store (`idv-store`), and maps every layer's errors to
+//! the API's error codes at this edge.
+//!
+//! Routes: `POST /` and `GET /` (the merchant RPC API, both signature schemes), `GET /healthz`, `GET /metrics`
+//! (Prometheus text format), `GET /web/{TransactionId}` (the hosted capture page's address; the page itself arrives
+//! with the web-flow issue and answers 501 until then).
+
+mod actions;
+mod auth;
+mod config;
+mod error;
+mod metrics;
+mod ratelimit;
+mod rpc;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::get;
+use idv_crypto::Key;
+use idv_store::Store;
+
+pub use config::{ConfigError, ServerConfig};
+pub use error::ServerError;
+
+/// Shared state of one server process.
+pub struct AppState {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) config: ServerConfig,
+    /// Signs the client configuration handed to devices.
+    pub(crate) clientcfg_key: Key,
+    pub(crate) limiter: ratelimit::RateLimiter,
+    pub(crate) metrics: metrics::Metrics,
+}
+
+impl AppState {
+    pub fn new(store: Arc<dyn Store>, master: &Key, config: ServerConfig) -> Arc<AppState> {
+        Arc::new(AppState {
+            store,
+            clientcfg_key: master.derive("clientcfg-mac"),
+            limiter: ratelimit::RateLimiter::new(config.rate_limit_per_second, config.rate_limit_burst),
+            metrics: metrics::Metrics::new(),
+            config,
+        })
+    }
+}
+
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/", get(rpc::handle).post(rpc::handle))
+        .route("/healthz", get(rpc::healthz))
+        .route("/metrics", get(metrics::handle))
+        .route("/web/{transaction_id}", get(rpc::web_page))
+        .with_state(state)
+}
+
+/// Runs the server on `listener` until `shutdown` resolves, then finishes in-flight requests.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: Arc<AppState>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let sweeper = tokio::spawn(housekeeping(state.clone()));
+    let app = router(state);
+    let result = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    sweeper.abort();
+    result
+}
+
+/// Purges expired nonces and closes transactions whose time ran out, so their verdict exists even if the merchant
+/// never asks (callbacks and retention depend on it).
+async fn housekeeping(state: Arc<AppState>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(30));
+    loop {
+        tick.tick().await;
+        let now = auth::unix_now();
+        if let Err(e) = state.store.purge_expired_nonces(now).await {
+            tracing::warn!(error = %e, "nonce purge failed");
+        }
+        if let Err(e) = actions::expire_overdue(&state, now).await {
+            tracing::warn!(error = %e, "transaction expiry sweep failed");
+        }
+        state.limiter.prune();
+    }
+}

@@ -1,0 +1,91 @@
+//! Persistence for idv. The server talks to the [`Store`] trait only; this crate is the one place that knows SQL
+//! and the layout of the data directory. Sensitive values are sealed here, on the way in, under keys descending
+//! from the master key (see `idv-crypto`), so neither the database file nor the blob directory holds a secret, an
+//! image or a verdict in the clear.
+//!
+//! Data directory layout (`--data DIR`):
+//! ```text
+//! DIR/master.key     master key, 64 hex chars, mode 0600 (created on first start unless IDV_MASTER_KEY is set)
+//! DIR/idv.sqlite3    SQLite database in WAL mode (+ -wal, -shm)
+//! DIR/blobs/xx/ID    sealed blobs (images), sharded by the first two characters of the transaction id
+//! ```
+
+mod blobs;
+mod datadir;
+mod model;
+mod sqlite;
+
+pub use datadir::{MasterKeySource, load_master_key};
+pub use model::*;
+pub use sqlite::SqliteStore;
+
+use async_trait::async_trait;
+use zeroize::Zeroizing;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("I/O error on {path}: {source}")]
+    Io { path: String, source: std::io::Error },
+    #[error("stored data failed to open: {0}")]
+    Crypto(#[from] idv_crypto::CryptoError),
+    #[error("{0}")]
+    Config(String),
+    #[error("stored data is inconsistent: {0}")]
+    Corrupt(String),
+    #[error("not found: {0}")]
+    NotFound(String),
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// Everything the server persists. Implementations must be safe to share between requests and, for the
+/// multi-instance backends, between processes: replay protection and state transitions are decided by the
+/// database (unique keys, conditional updates), never by process memory.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    async fn create_merchant(&self, name: &str) -> Result<Merchant>;
+    async fn get_merchant(&self, id: &str) -> Result<Option<Merchant>>;
+    async fn list_merchants(&self) -> Result<Vec<Merchant>>;
+
+    /// Creates a key and returns its secret, which is not retrievable through listing afterwards.
+    async fn create_access_key(&self, merchant_id: &str) -> Result<(AccessKey, Zeroizing<String>)>;
+    async fn list_access_keys(&self, merchant_id: Option<&str>) -> Result<Vec<AccessKey>>;
+    /// Returns false when no such key exists.
+    async fn set_access_key_enabled(&self, id: &str, enabled: bool) -> Result<bool>;
+    /// The key, its merchant and its secret, for signature verification.
+    async fn access_key_for_auth(&self, id: &str) -> Result<Option<AuthKey>>;
+
+    /// Records a signature nonce. Returns false if the same key already used it and it has not expired.
+    async fn consume_nonce(&self, access_key_id: &str, nonce: &str, expires_at: i64) -> Result<bool>;
+    /// Deletes expired nonces; returns how many.
+    async fn purge_expired_nonces(&self, now: i64) -> Result<u64>;
+
+    async fn create_transaction(&self, tx: NewTransaction) -> Result<()>;
+    /// A transaction as seen by one merchant: another merchant's transaction is `None`.
+    async fn get_transaction(&self, merchant_id: &str, id: &str) -> Result<Option<Transaction>>;
+    /// Ids of transactions still open after their expiry, oldest first, at most `limit`.
+    async fn overdue_transactions(&self, now: i64, limit: i64) -> Result<Vec<String>>;
+    /// Moves a transaction from one of `from` to `to`, storing `verdict` when given. Returns false (and changes
+    /// nothing) if the transaction is not in one of the `from` states: concurrent finishers cannot both win.
+    async fn transition(
+        &self,
+        id: &str,
+        from: &[TxState],
+        to: TxState,
+        verdict: Option<&[u8]>,
+        now: i64,
+    ) -> Result<bool>;
+
+    /// Stores an image or other binary evidence of a transaction, sealed under the transaction's data key.
+    async fn put_blob(&self, transaction_id: &str, kind: &str, bytes: &[u8]) -> Result<String>;
+    async fn get_blob(&self, transaction_id: &str, blob_id: &str) -> Result<Vec<u8>>;
+
+    /// Crypto-shreds a transaction: its data key and blobs are destroyed, so options, verdict and images can no
+    /// longer be opened anywhere, backups included. The row stays, in its state, for accounting.
+    async fn shred_transaction(&self, id: &str) -> Result<()>;
+
+    /// Cheap liveness check of the backing database, for /healthz.
+    async fn ping(&self) -> Result<()>;
+}

@@ -1,0 +1,110 @@
+use zeroize::Zeroizing;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Merchant {
+    pub id: String,
+    pub name: String,
+    pub enabled: bool,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessKey {
+    pub id: String,
+    pub merchant_id: String,
+    pub enabled: bool,
+    pub created_at: i64,
+}
+
+/// What request authentication needs in one read.
+pub struct AuthKey {
+    pub key: AccessKey,
+    pub merchant: Merchant,
+    pub secret: Zeroizing<String>,
+}
+
+impl std::fmt::Debug for AuthKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthKey").field("key", &self.key).field("merchant", &self.merchant).finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TxState {
+    Initialized,
+    InProgress,
+    Completed,
+    Failed,
+    Expired,
+    Cancelled,
+}
+
+impl TxState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TxState::Initialized => "initialized",
+            TxState::InProgress => "in_progress",
+            TxState::Completed => "completed",
+            TxState::Failed => "failed",
+            TxState::Expired => "expired",
+            TxState::Cancelled => "cancelled",
+        }
+    }
+    pub fn parse(s: &str) -> Option<TxState> {
+        Some(match s {
+            "initialized" => TxState::Initialized,
+            "in_progress" => TxState::InProgress,
+            "completed" => TxState::Completed,
+            "failed" => TxState::Failed,
+            "expired" => TxState::Expired,
+            "cancelled" => TxState::Cancelled,
+            _ => return None,
+        })
+    }
+    /// A final state holds a verdict and never changes again.
+    pub fn is_final(self) -> bool {
+        !matches!(self, TxState::Initialized | TxState::InProgress)
+    }
+    pub const OPEN: &'static [TxState] = &[TxState::Initialized, TxState::InProgress];
+}
+
+pub struct NewTransaction {
+    pub id: String,
+    pub merchant_id: String,
+    pub merchant_biz_id: String,
+    pub product: String,
+    /// Serialised options (sealed by the store).
+    pub options: Vec<u8>,
+    /// The device credential (sealed by the store).
+    pub device_secret: Zeroizing<Vec<u8>>,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+pub struct Transaction {
+    pub id: String,
+    pub merchant_id: String,
+    pub merchant_biz_id: String,
+    pub product: String,
+    pub state: TxState,
+    /// `None` once the transaction has been shredded.
+    pub options: Option<Zeroizing<Vec<u8>>>,
+    pub device_secret: Option<Zeroizing<Vec<u8>>>,
+    pub verdict: Option<Zeroizing<Vec<u8>>>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub expires_at: i64,
+    pub finished_at: Option<i64>,
+}
+
+impl std::fmt::Debug for Transaction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transaction")
+            .field("id", &self.id)
+            .field("merchant_id", &self.merchant_id)
+            .field("product", &self.product)
+            .field("state", &self.state)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}

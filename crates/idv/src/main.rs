@@ -1,0 +1,304 @@
+//! The `idv` command. It only wires the crates together: parsing flags, opening the store, starting the server.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use idv_store::{SqliteStore, Store};
+
+#[derive(Parser)]
+#[command(name = "idv", version, about = "Self-hosted identity verification (cloudauth-intl 2022-08-09 compatible)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+    /// Administration on a data directory (works while the server runs).
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Args)]
+struct DataArgs {
+    /// Data directory (SQLite database, blobs, master key); created on first use.
+    #[arg(long, env = "IDV_DATA")]
+    data: PathBuf,
+    /// File holding the master key (64 hex characters). Default: DIR/master.key, or IDV_MASTER_KEY if set.
+    #[arg(long)]
+    master_key_file: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address to listen on; port 0 picks a free port. The chosen address is printed as the first line of stdout.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    #[command(flatten)]
+    data: DataArgs,
+    /// Base URL devices use to reach this server (default: http://<listen address>).
+    #[arg(long)]
+    public_url: Option<String>,
+    /// Requests per second allowed per AccessKey.
+    #[arg(long, default_value_t = 50.0)]
+    rate_limit: f64,
+    /// Burst allowed per AccessKey above the steady rate.
+    #[arg(long, default_value_t = 100.0)]
+    rate_burst: f64,
+    /// Largest request body in bytes.
+    #[arg(long, default_value_t = 12 * 1024 * 1024)]
+    max_body_bytes: usize,
+    /// Lifetime of a transaction on the device side, in seconds.
+    #[arg(long, default_value_t = 1800)]
+    transaction_ttl: u64,
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Merchants (tenants).
+    Merchant {
+        #[command(subcommand)]
+        command: MerchantCommand,
+    },
+    /// AccessKey pairs merchants sign their API calls with.
+    Accesskey {
+        #[command(subcommand)]
+        command: AccessKeyCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum MerchantCommand {
+    Create {
+        #[command(flatten)]
+        data: DataArgs,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    List {
+        #[command(flatten)]
+        data: DataArgs,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum AccessKeyCommand {
+    /// Creates a key; the secret is printed this once and cannot be shown again.
+    Create {
+        #[command(flatten)]
+        data: DataArgs,
+        #[arg(long)]
+        merchant: String,
+        #[arg(long)]
+        json: bool,
+    },
+    List {
+        #[command(flatten)]
+        data: DataArgs,
+        #[arg(long)]
+        merchant: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    Disable {
+        #[command(flatten)]
+        data: DataArgs,
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    Enable {
+        #[command(flatten)]
+        data: DataArgs,
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("IDV_LOG").unwrap_or_else(|_| "info,sqlx=warn".into());
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr).init();
+}
+
+async fn open_store(args: &DataArgs) -> Result<(SqliteStore, idv_crypto::Key)> {
+    let env_key = std::env::var("IDV_MASTER_KEY").ok();
+    let file_key = match &args.master_key_file {
+        Some(p) => {
+            Some(std::fs::read_to_string(p).with_context(|| format!("reading master key file {}", p.display()))?)
+        }
+        None => None,
+    };
+    let (key, source) = idv_store::load_master_key(&args.data, file_key.as_deref().or(env_key.as_deref()))?;
+    tracing::debug!(?source, "master key loaded");
+    let store = SqliteStore::open(&args.data, &key)
+        .await
+        .with_context(|| format!("opening data directory {}", args.data.display()))?;
+    Ok((store, key))
+}
+
+async fn serve(args: ServeArgs) -> Result<()> {
+    let (store, key) = open_store(&args.data).await?;
+    let listener =
+        tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    let mut config = idv_server::ServerConfig::for_address(addr);
+    if let Some(url) = args.public_url {
+        config.public_url = url;
+    }
+    config.rate_limit_per_second = args.rate_limit;
+    config.rate_limit_burst = args.rate_burst;
+    config.max_body_bytes = args.max_body_bytes;
+    config.transaction_ttl = Duration::from_secs(args.transaction_ttl);
+    config.validate()?;
+    // The first stdout line is the contract with scripts and tests that start the server on port 0.
+    println!("{addr}");
+    tracing::info!(%addr, data = %args.data.data.display(), public_url = %config.public_url, "idv server listening");
+    let state = idv_server::AppState::new(Arc::new(store), &key, config);
+    idv_server::serve(listener, state, shutdown_signal()).await?;
+    tracing::info!("idv server stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutdown requested; finishing in-flight requests");
+}
+
+fn print(json: bool, value: serde_json::Value, text: String) {
+    if json {
+        println!("{value}");
+    } else {
+        println!("{text}");
+    }
+}
+
+async fn admin(cmd: AdminCommand) -> Result<()> {
+    match cmd {
+        AdminCommand::Merchant { command } => match command {
+            MerchantCommand::Create { data, name, json } => {
+                let name = name.trim();
+                if name.is_empty() || name.chars().count() > 128 || name.chars().any(char::is_control) {
+                    bail!("--name must be 1-128 characters without control characters");
+                }
+                let (store, _) = open_store(&data).await?;
+                let m = store.create_merchant(name).await?;
+                print(
+                    json,
+                    serde_json::json!({"MerchantId": m.id, "Name": m.name}),
+                    format!("merchant {} created ({})", m.id, m.name),
+                );
+            }
+            MerchantCommand::List { data, json } => {
+                let (store, _) = open_store(&data).await?;
+                let ms = store.list_merchants().await?;
+                let v: Vec<_> = ms
+                    .iter()
+                    .map(|m| serde_json::json!({"MerchantId": m.id, "Name": m.name, "Enabled": m.enabled}))
+                    .collect();
+                let text = ms
+                    .iter()
+                    .map(|m| format!("{}\t{}\t{}", m.id, if m.enabled { "enabled" } else { "disabled" }, m.name))
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                print(json, serde_json::json!({"Merchants": v}), text);
+            }
+        },
+        AdminCommand::Accesskey { command } => {
+            match command {
+                AccessKeyCommand::Create { data, merchant, json } => {
+                    let (store, _) = open_store(&data).await?;
+                    let (k, secret) = store.create_access_key(&merchant).await?;
+                    print(
+                        json,
+                        serde_json::json!({"AccessKeyId": k.id, "AccessKeySecret": &*secret, "MerchantId": k.merchant_id}),
+                        format!(
+                            "AccessKeyId:     {}\nAccessKeySecret: {}\n(the secret is shown only this once)",
+                            k.id, &*secret
+                        ),
+                    );
+                }
+                AccessKeyCommand::List { data, merchant, json } => {
+                    let (store, _) = open_store(&data).await?;
+                    let ks = store.list_access_keys(merchant.as_deref()).await?;
+                    let v: Vec<_> = ks.iter().map(|k| serde_json::json!({"AccessKeyId": k.id, "MerchantId": k.merchant_id, "Enabled": k.enabled})).collect();
+                    let text = ks
+                        .iter()
+                        .map(|k| {
+                            format!("{}\t{}\t{}", k.id, k.merchant_id, if k.enabled { "enabled" } else { "disabled" })
+                        })
+                        .collect::<Vec<_>>()
+                        .join("\n");
+                    print(json, serde_json::json!({"AccessKeys": v}), text);
+                }
+                AccessKeyCommand::Disable { data, id, json } => set_key(&data, &id, false, json).await?,
+                AccessKeyCommand::Enable { data, id, json } => set_key(&data, &id, true, json).await?,
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn set_key(data: &DataArgs, id: &str, enabled: bool, json: bool) -> Result<()> {
+    let (store, _) = open_store(data).await?;
+    if !store.set_access_key_enabled(id, enabled).await? {
+        bail!("no access key {id}");
+    }
+    let state = if enabled { "enabled" } else { "disabled" };
+    print(json, serde_json::json!({"AccessKeyId": id, "Enabled": enabled}), format!("access key {id} {state}"));
+    Ok(())
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("idv: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = rt.block_on(async {
+        match cli.command {
+            Command::Serve(args) => serve(args).await,
+            Command::Admin { command } => admin(command).await,
+        }
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("idv: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
