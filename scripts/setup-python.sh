@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Python environment for the project's Python tooling (the official-SDK interop tests).
 #
-#   scripts/setup-python.sh      -> <repo>/.venv, with tests/interop/requirements.txt installed
+#   scripts/setup-python.sh      -> <repo>/.venv, with tests/interop/requirements.txt and
+#                                   tests/doc/requirements.txt installed
 #
 # Idempotent and silent when there is nothing to do: the venv is created with the system python3 only if it
 # is missing (or broken), and the requirements are (re)installed only when requirements.txt changed since the
@@ -12,6 +13,8 @@ set -euo pipefail
 root="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="$root/.venv"
 req="$root/tests/interop/requirements.txt"
+# Further requirement files, installed together with the first (the stamp covers all of them).
+reqs=("$req" "$root/tests/doc/requirements.txt")
 stamp="$venv/.requirements.sha256"
 python="${PYTHON:-python3}"
 
@@ -20,7 +23,9 @@ if command -v flock >/dev/null 2>&1; then
     flock 9
 fi
 
-[[ -f "$req" ]] || { echo "setup-python: $req not found" >&2; exit 1; }
+for r in "${reqs[@]}"; do
+    [[ -f "$r" ]] || { echo "setup-python: $r not found" >&2; exit 1; }
+done
 
 if ! "$venv/bin/python" -c 'import sys' >/dev/null 2>&1; then
     command -v "$python" >/dev/null 2>&1 || { echo "setup-python: '$python' not found" >&2; exit 1; }
@@ -31,12 +36,14 @@ if ! "$venv/bin/python" -c 'import sys' >/dev/null 2>&1; then
     "$python" -m venv "$venv"
 fi
 
-want="$(sha256sum "$req" | cut -d' ' -f1)"
+want="$(cat "${reqs[@]}" | sha256sum | cut -d' ' -f1)"
 have="$(cat "$stamp" 2>/dev/null || true)"
 if [[ "$want" != "$have" ]]; then
-    echo "setup-python: installing ${req#"$root/"} into .venv"
+    echo "setup-python: installing ${reqs[*]#"$root/"} into .venv"
     rm -f -- "$stamp"
-    PIP_DISABLE_PIP_VERSION_CHECK=1 "$venv/bin/python" -m pip install --quiet --no-input -r "$req"
+    args=()
+    for r in "${reqs[@]}"; do args+=(-r "$r"); done
+    PIP_DISABLE_PIP_VERSION_CHECK=1 "$venv/bin/python" -m pip install --quiet --no-input "${args[@]}"
     "$venv/bin/python" -m pip check >/dev/null \
         || { "$venv/bin/python" -m pip check >&2; echo "setup-python: inconsistent environment" >&2; exit 1; }
     printf '%s\n' "$want" >"$stamp.tmp"

@@ -32,6 +32,9 @@ pub mod subcode {
     pub const CANCELLED: &str = "208";
     /// Captured images were unusable after the allowed retakes.
     pub const POOR_QUALITY: &str = "209";
+    /// The requested check cannot be performed on this server (e.g. passive liveness from one picture): not a
+    /// pass, not an attack.
+    pub const CHECK_UNAVAILABLE: &str = "210";
 }
 
 /// Images a verdict can carry, by their wire key.
@@ -257,6 +260,7 @@ mod doc_tests {
             super::subcode::TIMED_OUT,
             super::subcode::CANCELLED,
             super::subcode::POOR_QUALITY,
+            super::subcode::CHECK_UNAVAILABLE,
         ] {
             assert!(doc.contains(&format!("| {code} |")), "docs/subcodes.md lacks {code}");
         }

@@ -15,7 +15,8 @@ pub enum MrzLayout {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DocType {
-    code: &'static str,
+    code: [u8; 8],
+    layout: MrzLayout,
 }
 
 /// (code, description, layout)
@@ -27,16 +28,22 @@ const SUPPORTED: &[(&str, &str, MrzLayout)] = &[
 
 impl DocType {
     pub fn parse(code: &str) -> Result<DocType, String> {
-        if let Some((c, _, _)) = SUPPORTED.iter().find(|(c, _, _)| *c == code) {
-            return Ok(DocType { code: c });
-        }
         let legacy = code.len() == 8 && code.bytes().all(|b| b.is_ascii_digit());
         let iso = code.len() == 8
+            && code.is_char_boundary(3)
             && code[..3].bytes().all(|b| b.is_ascii_uppercase())
             && code[3..].bytes().all(|b| b.is_ascii_digit());
+        let found = SUPPORTED.iter().find(|(c, _, _)| *c == code).map(|(_, _, l)| *l);
+        // Every ICAO passport carries a TD3 MRZ, so a state's passport code (`<ISO3>03nnn`) is readable too.
+        let layout = found.or_else(|| (iso && &code[3..5] == "03").then_some(MrzLayout::Td3));
+        if let Some(layout) = layout {
+            let mut c = [0u8; 8];
+            c.copy_from_slice(code.as_bytes());
+            return Ok(DocType { code: c, layout });
+        }
         let list = SUPPORTED.iter().map(|(c, d, _)| format!("{c} ({d})")).collect::<Vec<_>>().join("; ");
         if legacy || iso {
-            Err(format!("document type {code} is not supported by this server; supported: {list}"))
+            Err(format!("document type {code} is not supported by this server; supported: {list}; <ISO3>03nnn (a state's passport)"))
         } else {
             Err(format!(
                 "\"{}\" is not a document type code; supported: {list}",
@@ -45,12 +52,12 @@ impl DocType {
         }
     }
 
-    pub fn code(&self) -> &'static str {
-        self.code
+    pub fn code(&self) -> &str {
+        std::str::from_utf8(&self.code).expect("constructed from an ASCII code")
     }
 
     pub fn layout(&self) -> MrzLayout {
-        SUPPORTED.iter().find(|(c, _, _)| *c == self.code).map(|(_, _, l)| *l).expect("constructed from SUPPORTED")
+        self.layout
     }
 
     /// TD1 cards carry the MRZ on the back, so they may be captured on two pages; a passport data page is one.
@@ -61,7 +68,7 @@ impl DocType {
 
 impl Serialize for DocType {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.code)
+        s.serialize_str(self.code())
     }
 }
 
@@ -83,5 +90,8 @@ mod tests {
         let e = DocType::parse("00000006").unwrap_err();
         assert!(e.contains("not supported") && e.contains("01000000"), "{e}");
         assert!(DocType::parse("hello").unwrap_err().contains("not a document type"));
+        assert_eq!(DocType::parse("CHN03001").unwrap().layout(), MrzLayout::Td3);
+        assert!(DocType::parse("CHN01001").is_err(), "national ID cards without an ICAO MRZ are refused");
+        assert!(DocType::parse("ÄÖÜ03001").is_err());
     }
 }

@@ -2,8 +2,10 @@
 //! schemes the official SDKs use. Pure data and pure functions: no HTTP server, no SQL, no images.
 
 pub mod check_result;
+pub mod doc;
 pub mod doctype;
 pub mod error;
+pub mod face;
 pub mod initialize;
 pub mod params;
 pub mod sign;

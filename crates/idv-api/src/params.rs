@@ -160,3 +160,48 @@ mod tests {
         assert_eq!(transaction_id(&Params::new(&m)).unwrap_err(), unknown_transaction());
     }
 }
+
+/// An image parameter pair (`X` Base64 in the form body, or `XUrl`).
+#[derive(Clone, PartialEq, Eq)]
+pub enum ImageSource {
+    Bytes(Vec<u8>),
+    Url(String),
+}
+
+impl std::fmt::Debug for ImageSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ImageSource::Bytes(b) => write!(f, "Bytes({} bytes)", b.len()),
+            ImageSource::Url(u) => write!(f, "Url({u})"),
+        }
+    }
+}
+
+/// Reads an image given as Base64 (`b64_name`) or URL (`url_name`): both → DataDuplication, Base64 over
+/// `max_bytes` → ToolargeImage (checked on the encoded length, before decoding).
+pub fn image(p: &Params, b64_name: &str, url_name: &str, max_bytes: usize) -> Result<Option<ImageSource>, ApiError> {
+    let (b64, url) = (p.opt(b64_name), p.opt(url_name));
+    match (b64, url) {
+        (Some(_), Some(_)) => Err(ApiError::new(
+            ErrorCode::DataDuplication,
+            format!("Give {b64_name} or {url_name}, not both."),
+        )),
+        (None, None) => Ok(None),
+        (None, Some(_)) => Ok(url_param(p, url_name)?.map(ImageSource::Url)),
+        (Some(v), None) => {
+            if v.len() > max_bytes.div_ceil(3) * 4 + 4 {
+                return Err(ApiError::new(ErrorCode::ToolargeImage, format!("{b64_name} is larger than {max_bytes} bytes.")));
+            }
+            let bytes = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, v.trim())
+                .map_err(|_| ApiError::invalid(b64_name, "not valid Base64"))?;
+            if bytes.is_empty() {
+                return Err(ApiError::invalid(b64_name, "empty image"));
+            }
+            Ok(Some(ImageSource::Bytes(bytes)))
+        }
+    }
+}
+
+fn url_param(p: &Params, name: &str) -> Result<Option<String>, ApiError> {
+    url(p, name, false)
+}

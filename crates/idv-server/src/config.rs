@@ -18,6 +18,10 @@ pub struct ServerConfig {
     pub rate_limit_burst: f64,
     /// How long a device has to finish a transaction.
     pub transaction_ttl: Duration,
+    /// A device session with no round for this long is closed as timed out.
+    pub device_idle_timeout: Duration,
+    /// How often expired nonces, overdue and idle transactions are swept.
+    pub sweep_interval: Duration,
     /// Disables the clock check: only for replaying captured test vectors.
     pub skip_clock_check: bool,
 }
@@ -36,6 +40,8 @@ impl ServerConfig {
             rate_limit_per_second: 50.0,
             rate_limit_burst: 100.0,
             transaction_ttl: Duration::from_secs(30 * 60),
+            device_idle_timeout: Duration::from_secs(5 * 60),
+            sweep_interval: Duration::from_secs(30),
             skip_clock_check: false,
         }
     }
@@ -62,6 +68,12 @@ impl ServerConfig {
         }
         if self.transaction_ttl < Duration::from_secs(60) || self.transaction_ttl > Duration::from_secs(24 * 3600) {
             return Err(ConfigError("transaction lifetime must be between 1 minute and 24 hours".into()));
+        }
+        if self.device_idle_timeout < Duration::from_secs(1) || self.device_idle_timeout > self.transaction_ttl {
+            return Err(ConfigError("device idle timeout must be between 1 second and the transaction lifetime".into()));
+        }
+        if self.sweep_interval < Duration::from_millis(100) || self.sweep_interval > Duration::from_secs(3600) {
+            return Err(ConfigError("sweep interval must be between 0.1 s and 1 hour".into()));
         }
         Ok(())
     }

@@ -8,11 +8,15 @@
 
 mod actions;
 mod auth;
+mod callbacks;
 mod config;
+mod device;
+mod engines;
 mod error;
 mod metrics;
 mod ratelimit;
 mod rpc;
+mod verify;
 
 use std::sync::Arc;
 
@@ -22,6 +26,7 @@ use idv_crypto::Key;
 use idv_store::Store;
 
 pub use config::{ConfigError, ServerConfig};
+pub use engines::{EngineLoadError, EngineSet, Engines};
 pub use error::ServerError;
 
 /// Shared state of one server process.
@@ -32,11 +37,19 @@ pub struct AppState {
     pub(crate) clientcfg_key: Key,
     pub(crate) limiter: ratelimit::RateLimiter,
     pub(crate) metrics: metrics::Metrics,
+    pub(crate) engines: Engines,
+    /// Outgoing HTTP (CallbackUrl notifications).
+    pub(crate) http: reqwest::Client,
 }
 
 impl AppState {
-    pub fn new(store: Arc<dyn Store>, master: &Key, config: ServerConfig) -> Arc<AppState> {
+    pub fn new(store: Arc<dyn Store>, master: &Key, config: ServerConfig, engines: Engines) -> Arc<AppState> {
         Arc::new(AppState {
+            engines,
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("an HTTP client without custom TLS settings builds"),
             store,
             clientcfg_key: master.derive("clientcfg-mac"),
             limiter: ratelimit::RateLimiter::new(config.rate_limit_per_second, config.rate_limit_burst),
@@ -52,6 +65,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/healthz", get(rpc::healthz))
         .route("/metrics", get(metrics::handle))
         .route("/web/{transaction_id}", get(rpc::web_page))
+        .merge(device::routes())
         .with_state(state)
 }
 
@@ -71,7 +85,7 @@ pub async fn serve(
 /// Purges expired nonces and closes transactions whose time ran out, so their verdict exists even if the merchant
 /// never asks (callbacks and retention depend on it).
 async fn housekeeping(state: Arc<AppState>) {
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(30));
+    let mut tick = tokio::time::interval(state.config.sweep_interval);
     loop {
         tick.tick().await;
         let now = auth::unix_now();

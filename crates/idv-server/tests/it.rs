@@ -33,6 +33,15 @@ struct Merchant {
     secret: String,
 }
 
+fn repo_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn engines() -> idv_server::Engines {
+    idv_server::Engines::load(&idv_vision::Assets::new(repo_root()), 2)
+        .unwrap_or_else(|e| panic!("{e} (the README's test command runs scripts/fetch-assets.sh)"))
+}
+
 async fn start_with(dir: tempfile::TempDir, tune: impl FnOnce(&mut ServerConfig)) -> Server {
     let (key, _) = idv_store::load_master_key(dir.path(), None).unwrap();
     let store = Arc::new(SqliteStore::open(dir.path(), &key).await.unwrap());
@@ -41,7 +50,7 @@ async fn start_with(dir: tempfile::TempDir, tune: impl FnOnce(&mut ServerConfig)
     let mut config = ServerConfig::for_address(addr);
     tune(&mut config);
     config.validate().unwrap();
-    let state = AppState::new(store.clone(), &key, config);
+    let state = AppState::new(store.clone(), &key, config, engines());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         idv_server::serve(listener, state, async move {
@@ -599,5 +608,271 @@ async fn limits_throttling_health_and_metrics() {
     assert!(metrics.contains("Throttling.User"));
     let web = reqwest::get(s.url("/web/0123")).await.unwrap();
     assert_eq!(web.status().as_u16(), 501, "the hosted page says plainly it is not there yet");
+    s.stop().await;
+}
+
+fn face_b64(name: &str) -> String {
+    let path = repo_root().join("testdata/faces").join(name);
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e} (run scripts/fetch-assets.sh)", path.display()));
+    base64::Engine::encode(&base64::engine::general_purpose::STANDARD, bytes)
+}
+
+/// A plain grey PNG: a valid picture with no face in it.
+fn no_face_b64() -> String {
+    let img = image::RgbImage::from_pixel(320, 240, image::Rgb([128, 128, 128]));
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    base64::Engine::encode(&base64::engine::general_purpose::STANDARD, out.into_inner())
+}
+
+async fn face_compare(s: &Server, m: &Merchant, source: &str, target: &str) -> Reply {
+    let body = map(&[("SourceFacePicture", source), ("TargetFacePicture", target)]);
+    call_signed(s, m, "FaceCompare", &map(&[("MerchantBizId", "cmp1")]), &body, &nonce()).await
+}
+
+#[tokio::test]
+async fn face_compare_matches_the_same_person_only() {
+    let s = start().await;
+    let m = s.merchant("A").await;
+    let (o1, o2, o3, biden) = (face_b64("obama.jpg"), face_b64("obama2.jpg"), face_b64("obama3.jpg"), face_b64("biden.jpg"));
+    for (a, b) in [(&o1, &o2), (&o2, &o3), (&o1, &o3)] {
+        let r = face_compare(&s, &m, a, b).await;
+        assert_eq!(r.status, 200, "{}", r.json);
+        assert_eq!(r.json["Result"]["Passed"], "Y", "{}", r.json);
+        assert!(r.json["Result"]["FaceComparisonScore"].as_f64().unwrap() >= 70.0);
+        assert!(r.json["Result"]["ExtFaceInfo"]["TargetSharpnessScore"].as_f64().is_some());
+    }
+    for (a, b) in [(&o1, &biden), (&biden, &face_b64("grace_hopper.jpg")), (&o2, &face_b64("astronaut.png"))] {
+        let r = face_compare(&s, &m, a, b).await;
+        assert_eq!(r.json["Result"]["Passed"], "N", "{}", r.json);
+        assert!(r.json["Result"]["FaceComparisonScore"].as_f64().unwrap() < 70.0);
+    }
+    assert_error(&face_compare(&s, &m, &o1, &no_face_b64()).await, 401, "NoFaceDetected");
+    let garbage = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, b"definitely not a picture");
+    assert_error(&face_compare(&s, &m, &garbage, &o1).await, 401, "UnqualifiedPhoto");
+    let r = call(&s, &m, "FaceCompare", &[("SourceFacePictureUrl", "https://x.example/a.jpg"), ("TargetFacePictureUrl", "https://x.example/b.jpg")]).await;
+    assert_error(&r, 400, "InvalidParameter");
+    let body = map(&[("SourceFacePicture", o1.as_str()), ("TargetFacePicture", o2.as_str())]);
+    let r = call_signed(&s, &m, "FaceCompare", &map(&[("SourceFacePictureUrl", "https://x.example/a.jpg")]), &body, &nonce()).await;
+    assert_error(&r, 401, "DataDuplication");
+    let r = call_signed(&s, &m, "FaceCompare", &BTreeMap::new(), &map(&[("SourceFacePicture", o1.as_str())]), &nonce()).await;
+    assert_error(&r, 400, "MissingParameter");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn face_liveness_reports_quality_and_never_claims_no_attack() {
+    let s = start().await;
+    let m = s.merchant("A").await;
+    let body = map(&[("FacePictureBase64", face_b64("obama.jpg").as_str())]);
+    let r = call_signed(&s, &m, "FaceLiveness", &map(&[("ProductCode", "FACE_LIVENESS_MIN"), ("MerchantBizId", "l1")]), &body, &nonce()).await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    let res = &r.json["Result"];
+    assert_eq!(res["Passed"], "N");
+    assert_eq!(res["SubCode"], "210");
+    assert!(res["ExtFaceInfo"].get("FaceAttack").is_none(), "no FaceAttack without a check: {res}");
+    assert_eq!(res["ExtFaceInfo"]["PassiveAntiSpoofing"]["status"], "NOT_AVAILABLE");
+    assert!(res["ExtFaceInfo"]["FaceQualityScore"].as_f64().unwrap() > 0.0);
+    let body = map(&[("FacePictureBase64", no_face_b64().as_str())]);
+    let r = call_signed(&s, &m, "FaceLiveness", &BTreeMap::new(), &body, &nonce()).await;
+    assert_error(&r, 401, "NoFaceDetected");
+    s.stop().await;
+}
+
+/// The device side of one transaction, speaking the device protocol by hand so every rule can be broken on
+/// purpose.
+struct Device {
+    cfg: String,
+    api: String,
+    cred: Vec<u8>,
+    session: String,
+}
+
+impl Device {
+    async fn for_new_transaction(s: &Server, m: &Merchant, product: &str) -> (Device, String) {
+        let r = call(s, m, "Initialize", &init_params(product, META_ANDROID)).await;
+        assert_eq!(r.status, 200, "{}", r.json);
+        let token = r.json["Result"]["ClientCfg"].as_str().unwrap().to_owned();
+        let cfg = ClientConfig::read_unverified(&token).unwrap();
+        let cred = base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, &cfg.cred).unwrap();
+        (Device { cfg: token, api: cfg.api, cred, session: String::new() }, cfg.tid)
+    }
+
+    async fn post_raw(&self, endpoint: &str, body: &[u8], mac_override: Option<&str>) -> (u16, Value) {
+        let url = format!("{}/{endpoint}", self.api);
+        let path = url::Url::parse(&url).unwrap().path().to_owned();
+        let mac = idv_protocol::device::request_mac(&self.cred, "POST", &path, &self.session, body);
+        let resp = reqwest::Client::new()
+            .post(&url)
+            .header("x-idv-config", &self.cfg)
+            .header("x-idv-session", &self.session)
+            .header("x-idv-signature", mac_override.unwrap_or(&mac))
+            .body(body.to_vec())
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap())
+    }
+
+    async fn post(&self, endpoint: &str, body: &Value) -> (u16, Value) {
+        self.post_raw(endpoint, &serde_json::to_vec(body).unwrap(), None).await
+    }
+
+    async fn start(&mut self) -> Value {
+        let (status, v) = self.post("start", &serde_json::json!({"meta_info": META_ANDROID, "device_time_ms": 0})).await;
+        assert_eq!(status, 200, "{v}");
+        self.session = v["session_id"].as_str().unwrap().to_owned();
+        v
+    }
+}
+
+fn round_body(next: &Value, image_b64: &str, n: usize) -> Value {
+    let frames: Vec<Value> = (0..n).map(|i| serde_json::json!({"image": image_b64, "t_ms": i * 100})).collect();
+    serde_json::json!({"round": next["round"], "nonce": next["nonce"], "step": next["step"], "frames": frames, "capture": {"source": "file"}})
+}
+
+#[tokio::test]
+async fn device_protocol_binds_orders_and_replays_safely() {
+    let s = start().await;
+    let m = s.merchant("A").await;
+    let (mut dev, tid) = Device::for_new_transaction(&s, &m, "FACE_LIVENESS").await;
+
+    // Tampered configuration, wrong MAC, and a session before start.
+    let mut forged = Device { cfg: dev.cfg.replacen("idv1.", "idv1.x", 1), api: dev.api.clone(), cred: dev.cred.clone(), session: String::new() };
+    let (st, v) = forged.post("start", &serde_json::json!({"meta_info": META_ANDROID, "device_time_ms": 0})).await;
+    assert_eq!((st, v["code"].as_str()), (401, Some("BadConfig")), "{v}");
+    forged.cfg = dev.cfg.clone();
+    let (st, v) = forged.post_raw("start", b"{}", Some("00")).await;
+    assert_eq!((st, v["code"].as_str()), (401, Some("BadSignature")), "{v}");
+    let (st, v) = dev.post("round", &serde_json::json!({})).await;
+    assert_eq!((st, v["code"].as_str()), (409, Some("UnknownSession")), "{v}");
+
+    let started = dev.start().await;
+    assert_eq!(started["steps"], serde_json::json!(["FACE"]));
+    let next = started["next"].clone();
+    assert_eq!(next["step"], "FACE");
+    assert!(next["challenge"]["actions"].as_array().is_some_and(|a| !a.is_empty()), "the face step carries a challenge: {next}");
+    // A second device cannot take the transaction over.
+    let mut other = Device { session: String::new(), ..Device { cfg: dev.cfg.clone(), api: dev.api.clone(), cred: dev.cred.clone(), session: String::new() } };
+    let (st, v) = other.post("start", &serde_json::json!({"meta_info": META_ANDROID, "device_time_ms": 1})).await;
+    assert_eq!((st, v["code"].as_str(), v["result_code"].as_u64()), (409, Some("SessionInUse"), Some(1007)), "{v}");
+    other.session = "0".repeat(32);
+    let (st, v) = other.post("round", &round_body(&next, "aGk=", 1)).await;
+    assert_eq!((st, v["code"].as_str()), (409, Some("SessionInUse")), "{v}");
+    assert_eq!(s.store.get_transaction(&m.id, &tid).await.unwrap().unwrap().state, TxState::InProgress);
+
+    // Out of order and wrong nonce.
+    let mut ahead = next.clone();
+    ahead["round"] = serde_json::json!(next["round"].as_u64().unwrap() + 1);
+    let (st, v) = dev.post("round", &round_body(&ahead, "aGk=", 1)).await;
+    assert_eq!((st, v["code"].as_str()), (409, Some("OutOfOrder")), "{v}");
+    let mut wrong_nonce = next.clone();
+    wrong_nonce["nonce"] = serde_json::json!("00000000000000000000000000000000");
+    let (st, v) = dev.post("round", &round_body(&wrong_nonce, "aGk=", 1)).await;
+    assert_eq!((st, v["code"].as_str()), (409, Some("NonceReused")), "{v}");
+
+    // A picture without a face: a retake with a new nonce; the old round cannot be replayed.
+    let first = round_body(&next, &no_face_b64(), 3);
+    let (st, retake) = dev.post("round", &first).await;
+    assert_eq!(st, 200, "{retake}");
+    assert_eq!(retake["outcome"], "retake", "{retake}");
+    assert_eq!(retake["reason_code"], "NO_FACE");
+    let (st2, again) = dev.post("round", &first).await;
+    assert_eq!((st2, &again), (200, &retake), "an exact resend gets the same answer");
+    let mut replay = first.clone();
+    replay["frames"][0]["t_ms"] = serde_json::json!(7);
+    let (st, v) = dev.post("round", &replay).await;
+    assert_eq!((st, v["code"].as_str()), (409, Some("NonceReused")), "{v}");
+
+    // A face: the flow ends, with an explicit verdict (liveness cannot pass unchecked).
+    let next = retake["next"].clone();
+    assert_ne!(next["nonce"], first["nonce"]);
+    let (st, done) = dev.post("round", &round_body(&next, &face_b64("obama.jpg"), 3)).await;
+    assert_eq!(st, 200, "{done}");
+    assert_eq!(done["outcome"], "done");
+    let r = call(&s, &m, "CheckResult", &[("MerchantBizId", "biz0001"), ("TransactionId", &tid)]).await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert_eq!(r.json["Result"]["Passed"], "N");
+    let (st, v) = dev.post("status", &serde_json::json!({})).await;
+    assert_eq!((st, v["state"].as_str()), (200, Some("completed")), "{v}");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn cancelled_and_quiet_devices_end_their_transactions() {
+    let s = start_with(tempfile::tempdir().unwrap(), |c| {
+        c.device_idle_timeout = std::time::Duration::from_secs(1);
+        c.sweep_interval = std::time::Duration::from_millis(200);
+    })
+    .await;
+    let m = s.merchant("A").await;
+    let (mut dev, tid) = Device::for_new_transaction(&s, &m, "FACE_LIVENESS").await;
+    dev.start().await;
+    let (st, v) = dev.post("cancel", &serde_json::json!({})).await;
+    assert_eq!((st, v["result_code"].as_u64()), (200, Some(1006)), "{v}");
+    let r = call(&s, &m, "CheckResult", &[("MerchantBizId", "biz0001"), ("TransactionId", &tid)]).await;
+    assert_eq!((r.json["Result"]["Passed"].as_str(), r.json["Result"]["SubCode"].as_str()), (Some("N"), Some("208")), "{}", r.json);
+
+    let (mut quiet, tid) = Device::for_new_transaction(&s, &m, "FACE_LIVENESS").await;
+    let next = quiet.start().await["next"].clone();
+    // Poll until the sweep closes it (bounded): the device said nothing for longer than the idle timeout.
+    let mut state = TxState::InProgress;
+    for _ in 0..100 {
+        state = s.store.get_transaction(&m.id, &tid).await.unwrap().unwrap().state;
+        if state != TxState::InProgress {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(state, TxState::Expired);
+    let r = call(&s, &m, "CheckResult", &[("MerchantBizId", "biz0001"), ("TransactionId", &tid)]).await;
+    assert_eq!(r.json["Result"]["SubCode"], "207", "{}", r.json);
+    let (st, v) = quiet.post("round", &round_body(&next, &face_b64("obama.jpg"), 1)).await;
+    assert_eq!((st, v["code"].as_str(), v["result_code"].as_u64()), (409, Some("TransactionClosed"), Some(1006)), "{v}");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_restart_mid_flow_loses_nothing_that_was_acknowledged() {
+    let s = start().await;
+    let m = s.merchant("A").await;
+    let (mut dev, tid) = Device::for_new_transaction(&s, &m, "eKYC").await;
+    let started = dev.start().await;
+    let docs = tempfile::tempdir().unwrap();
+    let cmd = idv_specimen::SpecimenCommand {
+        out_dir: docs.path().to_path_buf(),
+        assets_root: repo_root(),
+        kinds: vec![idv_specimen::DocKind::Td3],
+        count: 1,
+        seed: 5,
+        distortions: vec!["clean".into()],
+        validity: idv_specimen::Validity::Valid,
+        tamper: Default::default(),
+        set: vec![("portrait".into(), "astronaut.png".into())],
+        today: None,
+    };
+    let page = idv_specimen::run_command(&cmd).unwrap().remove(0);
+    let page_b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, std::fs::read(page).unwrap());
+    let (st, next) = dev.post("round", &round_body(&started["next"], &page_b64, 1)).await;
+    assert_eq!((st, next["outcome"].as_str()), (200, Some("next")), "{next}");
+    let face_instruction = next["next"].clone();
+    assert_eq!(face_instruction["step"], "FACE");
+
+    // The server stops; another process takes over the same data directory on another port.
+    let old_api = dev.api.clone();
+    let dir = s.stop().await;
+    let s = start_with(dir, |_| {}).await;
+    dev.api = old_api.replace(&old_api[7..old_api.find("/device").unwrap()], &s.addr.to_string());
+    let (st, status) = dev.post("status", &serde_json::json!({})).await;
+    assert_eq!(st, 200, "{status}");
+    assert_eq!(status["state"], "in_progress");
+    assert_eq!(status["next"], face_instruction, "the acknowledged round and the issued challenge survived the restart");
+    // The flow goes on from where it was: the face round is taken with the nonce issued before the restart.
+    let (st, v) = dev.post("round", &round_body(&face_instruction, &no_face_b64(), 2)).await;
+    assert_eq!((st, v["outcome"].as_str()), (200, Some("retake")), "{v}");
+    let tx = s.store.get_transaction(&m.id, &tid).await.unwrap().unwrap();
+    assert_eq!(tx.state, TxState::InProgress);
+    assert!(s.store.blob_of_kind(&tid, "doc_front").await.unwrap().is_some(), "the document page was kept");
     s.stop().await;
 }

@@ -67,6 +67,8 @@ pub trait Store: Send + Sync + 'static {
     async fn get_transaction(&self, merchant_id: &str, id: &str) -> Result<Option<Transaction>>;
     /// Ids of transactions still open after their expiry, oldest first, at most `limit`.
     async fn overdue_transactions(&self, now: i64, limit: i64) -> Result<Vec<String>>;
+    /// Ids of in-progress transactions whose device session has been quiet since `cutoff`, at most `limit`.
+    async fn idle_transactions(&self, cutoff: i64, limit: i64) -> Result<Vec<String>>;
     /// Moves a transaction from one of `from` to `to`, storing `verdict` when given. Returns false (and changes
     /// nothing) if the transaction is not in one of the `from` states: concurrent finishers cannot both win.
     async fn transition(
@@ -78,9 +80,23 @@ pub trait Store: Send + Sync + 'static {
         now: i64,
     ) -> Result<bool>;
 
+    /// The transaction by id alone, for the device API: the device proves itself with the signed configuration
+    /// and its credential, not with a merchant's key.
+    async fn get_transaction_for_device(&self, id: &str) -> Result<Option<Transaction>>;
+    /// Binds an `initialized` transaction to a device session and moves it to `in_progress`, atomically.
+    /// Returns false if the transaction is not `initialized` or already has a session.
+    async fn start_device_session(&self, transaction_id: &str, session_id: &str, state: &[u8], now: i64) -> Result<bool>;
+    async fn get_device_session(&self, transaction_id: &str) -> Result<Option<DeviceSession>>;
+    /// Records one round and the new flow state, and, when the round ends the flow, the final state and verdict,
+    /// all in one database transaction. Returns false (nothing written) if the session's version is no longer
+    /// `expected_version` or the transaction is no longer open: a concurrent round or the expiry sweep won.
+    async fn save_round(&self, transaction_id: &str, expected_version: i64, update: RoundUpdate<'_>) -> Result<bool>;
+
     /// Stores an image or other binary evidence of a transaction, sealed under the transaction's data key.
     async fn put_blob(&self, transaction_id: &str, kind: &str, bytes: &[u8]) -> Result<String>;
     async fn get_blob(&self, transaction_id: &str, blob_id: &str) -> Result<Vec<u8>>;
+    /// The most recent blob of `kind` stored for a transaction.
+    async fn blob_of_kind(&self, transaction_id: &str, kind: &str) -> Result<Option<String>>;
 
     /// Crypto-shreds a transaction: its data key and blobs are destroyed, so options, verdict and images can no
     /// longer be opened anywhere, backups included. The row stays, in its state, for accounting.

@@ -108,3 +108,28 @@ impl std::fmt::Debug for Transaction {
             .finish_non_exhaustive()
     }
 }
+
+/// A transaction's device session.
+pub struct DeviceSession {
+    pub session_id: String,
+    /// Serialised flow state (opened).
+    pub state: Zeroizing<Vec<u8>>,
+    pub version: i64,
+    pub last_request_hash: Option<String>,
+    pub last_response: Option<Zeroizing<Vec<u8>>>,
+    pub updated_at: i64,
+}
+
+/// What one round changes.
+pub struct RoundUpdate<'a> {
+    pub state: &'a [u8],
+    pub round: u32,
+    pub step: &'a str,
+    pub outcome: &'a str,
+    pub detail: &'a [u8],
+    pub request_hash: &'a str,
+    pub response: &'a [u8],
+    /// When the round ends the flow: the final state and the verdict.
+    pub finish: Option<(TxState, &'a [u8])>,
+    pub now: i64,
+}

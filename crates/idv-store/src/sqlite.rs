@@ -13,12 +13,19 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use zeroize::Zeroizing;
 
 use crate::blobs::BlobDir;
-use crate::{AccessKey, AuthKey, Merchant, NewTransaction, Result, Store, StoreError, Transaction, TxState};
+use crate::{
+    AccessKey, AuthKey, DeviceSession, Merchant, NewTransaction, Result, RoundUpdate, Store, StoreError, Transaction, TxState,
+};
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] =
+    &[(1, include_str!("../migrations/0001_init.sql")), (2, include_str!("../migrations/0002_device.sql"))];
 
 pub struct SqliteStore {
-    pool: SqlitePool,
+    /// One connection for every write. SQLite admits one writer at a time anyway; queueing writers in the pool
+    /// (fair, async) instead of letting several connections collide on the file lock avoids the busy handler's
+    /// sleeps, which otherwise dominate tail latency under load.
+    writer: SqlitePool,
+    reader: SqlitePool,
     blobs: BlobDir,
     kek_secret: Key,
     kek_dek: Key,
@@ -58,9 +65,11 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(opts).await?;
+        let writer = SqlitePoolOptions::new().max_connections(1).connect_with(opts.clone()).await?;
+        let reader = SqlitePoolOptions::new().max_connections(4).connect_with(opts).await?;
         let store = SqliteStore {
-            pool,
+            writer,
+            reader,
             blobs: BlobDir::open(dir.join("blobs"))?,
             kek_secret: master.derive("accesskey-secret"),
             kek_dek: master.derive("dek-wrap"),
@@ -71,7 +80,7 @@ impl SqliteStore {
     }
 
     async fn migrate(&self) -> Result<()> {
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.writer.acquire().await?;
         // BEGIN IMMEDIATE takes the write lock up front, so two processes opening a fresh directory at once apply
         // each migration exactly once.
         sqlx::raw_sql("BEGIN IMMEDIATE").execute(&mut *conn).await?;
@@ -109,7 +118,7 @@ impl SqliteStore {
     async fn check_master_key(&self, master: &Key) -> Result<()> {
         let check = master.derive("key-check");
         let existing: Option<Vec<u8>> =
-            sqlx::query_scalar("SELECT v FROM meta WHERE k = 'key_check'").fetch_optional(&self.pool).await?;
+            sqlx::query_scalar("SELECT v FROM meta WHERE k = 'key_check'").fetch_optional(&self.reader).await?;
         match existing {
             Some(sealed) => check.open(&sealed, b"key_check").map(|_| ()).map_err(|_| {
                 StoreError::Config(
@@ -119,11 +128,39 @@ impl SqliteStore {
             None => {
                 sqlx::query("INSERT OR IGNORE INTO meta (k, v) VALUES ('key_check', ?)")
                     .bind(check.seal(b"idv", b"key_check"))
-                    .execute(&self.pool)
+                    .execute(&self.writer)
                     .await?;
                 Ok(())
             }
         }
+    }
+
+    fn transaction_from(&self, id: &str, row: &sqlx::sqlite::SqliteRow) -> Result<Transaction> {
+        let state: String = row.try_get("state")?;
+        let state = TxState::parse(&state).ok_or_else(|| StoreError::Corrupt(format!("unknown state {state}")))?;
+        let wrapped: Option<Vec<u8>> = row.try_get("dek_wrapped")?;
+        let dek = wrapped.map(|w| self.unwrap_dek(id, &w)).transpose()?;
+        let open = |col: &str, field: &str| -> Result<Option<Zeroizing<Vec<u8>>>> {
+            let sealed: Option<Vec<u8>> = row.try_get(col)?;
+            match (&dek, sealed) {
+                (Some(k), Some(s)) => Ok(Some(k.open(&s, &ctx(field, id))?)),
+                _ => Ok(None),
+            }
+        };
+        Ok(Transaction {
+            id: row.try_get("id")?,
+            merchant_id: row.try_get("merchant_id")?,
+            merchant_biz_id: row.try_get("merchant_biz_id")?,
+            product: row.try_get("product")?,
+            state,
+            options: open("options_sealed", "options")?,
+            device_secret: open("device_secret_sealed", "device")?,
+            verdict: open("verdict_sealed", "verdict")?,
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+            expires_at: row.try_get("expires_at")?,
+            finished_at: row.try_get("finished_at")?,
+        })
     }
 
     fn unwrap_dek(&self, id: &str, wrapped: &[u8]) -> Result<Key> {
@@ -134,7 +171,7 @@ impl SqliteStore {
     async fn dek_for(&self, transaction_id: &str) -> Result<Key> {
         let wrapped: Option<Option<Vec<u8>>> = sqlx::query_scalar("SELECT dek_wrapped FROM transactions WHERE id = ?")
             .bind(transaction_id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.reader)
             .await?;
         match wrapped {
             None => Err(StoreError::NotFound(format!("transaction {transaction_id}"))),
@@ -161,18 +198,18 @@ impl Store for SqliteStore {
             .bind(&m.id)
             .bind(&m.name)
             .bind(m.created_at)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(m)
     }
 
     async fn get_merchant(&self, id: &str) -> Result<Option<Merchant>> {
-        let row = sqlx::query("SELECT * FROM merchants WHERE id = ?").bind(id).fetch_optional(&self.pool).await?;
+        let row = sqlx::query("SELECT * FROM merchants WHERE id = ?").bind(id).fetch_optional(&self.reader).await?;
         row.as_ref().map(merchant_from).transpose()
     }
 
     async fn list_merchants(&self) -> Result<Vec<Merchant>> {
-        let rows = sqlx::query("SELECT * FROM merchants ORDER BY created_at, id").fetch_all(&self.pool).await?;
+        let rows = sqlx::query("SELECT * FROM merchants ORDER BY created_at, id").fetch_all(&self.reader).await?;
         rows.iter().map(merchant_from).collect()
     }
 
@@ -189,7 +226,7 @@ impl Store for SqliteStore {
             .bind(&key.merchant_id)
             .bind(self.kek_secret.seal(secret.as_bytes(), key.id.as_bytes()))
             .bind(key.created_at)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok((key, secret))
     }
@@ -199,10 +236,10 @@ impl Store for SqliteStore {
             Some(m) => {
                 sqlx::query("SELECT * FROM access_keys WHERE merchant_id = ? ORDER BY created_at, id")
                     .bind(m)
-                    .fetch_all(&self.pool)
+                    .fetch_all(&self.reader)
                     .await?
             }
-            None => sqlx::query("SELECT * FROM access_keys ORDER BY created_at, id").fetch_all(&self.pool).await?,
+            None => sqlx::query("SELECT * FROM access_keys ORDER BY created_at, id").fetch_all(&self.reader).await?,
         };
         rows.iter().map(key_from).collect()
     }
@@ -212,7 +249,7 @@ impl Store for SqliteStore {
             .bind(if enabled { "enabled" } else { "disabled" })
             .bind(if enabled { None } else { Some(now()) })
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(r.rows_affected() == 1)
     }
@@ -223,7 +260,7 @@ impl Store for SqliteStore {
              FROM access_keys k JOIN merchants m ON m.id = k.merchant_id WHERE k.id = ?",
         )
         .bind(id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.reader)
         .await?;
         let Some(row) = row else { return Ok(None) };
         let key = key_from(&row)?;
@@ -252,13 +289,13 @@ impl Store for SqliteStore {
         .bind(nonce)
         .bind(expires_at)
         .bind(now())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(r.rows_affected() == 1)
     }
 
     async fn purge_expired_nonces(&self, now: i64) -> Result<u64> {
-        let r = sqlx::query("DELETE FROM nonces WHERE expires_at <= ?").bind(now).execute(&self.pool).await?;
+        let r = sqlx::query("DELETE FROM nonces WHERE expires_at <= ?").bind(now).execute(&self.writer).await?;
         Ok(r.rows_affected())
     }
 
@@ -278,7 +315,7 @@ impl Store for SqliteStore {
         .bind(tx.created_at)
         .bind(tx.created_at)
         .bind(tx.expires_at)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -287,34 +324,112 @@ impl Store for SqliteStore {
         let row = sqlx::query("SELECT * FROM transactions WHERE id = ? AND merchant_id = ?")
             .bind(id)
             .bind(merchant_id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.reader)
+            .await?;
+        row.map(|r| self.transaction_from(id, &r)).transpose()
+    }
+
+    async fn get_transaction_for_device(&self, id: &str) -> Result<Option<Transaction>> {
+        let row = sqlx::query("SELECT * FROM transactions WHERE id = ?").bind(id).fetch_optional(&self.reader).await?;
+        row.map(|r| self.transaction_from(id, &r)).transpose()
+    }
+
+    async fn start_device_session(&self, transaction_id: &str, session_id: &str, state: &[u8], now: i64) -> Result<bool> {
+        let dek = self.dek_for(transaction_id).await?;
+        let mut tx = self.writer.begin().await?;
+        let moved = sqlx::query(
+            "UPDATE transactions SET state = 'in_progress', updated_at = ? WHERE id = ? AND state = 'initialized' AND expires_at > ?",
+        )
+        .bind(now)
+        .bind(transaction_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        if moved.rows_affected() != 1 {
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO device_sessions (transaction_id, session_id, state_sealed, version, created_at, updated_at) VALUES (?, ?, ?, 1, ?, ?)",
+        )
+        .bind(transaction_id)
+        .bind(session_id)
+        .bind(dek.seal(state, &ctx("flow", transaction_id)))
+        .bind(now)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn get_device_session(&self, transaction_id: &str) -> Result<Option<DeviceSession>> {
+        let row = sqlx::query("SELECT * FROM device_sessions WHERE transaction_id = ?")
+            .bind(transaction_id)
+            .fetch_optional(&self.reader)
             .await?;
         let Some(row) = row else { return Ok(None) };
-        let state: String = row.try_get("state")?;
-        let state = TxState::parse(&state).ok_or_else(|| StoreError::Corrupt(format!("unknown state {state}")))?;
-        let wrapped: Option<Vec<u8>> = row.try_get("dek_wrapped")?;
-        let dek = wrapped.map(|w| self.unwrap_dek(id, &w)).transpose()?;
-        let open = |col: &str, field: &str| -> Result<Option<Zeroizing<Vec<u8>>>> {
-            let sealed: Option<Vec<u8>> = row.try_get(col)?;
-            match (&dek, sealed) {
-                (Some(k), Some(s)) => Ok(Some(k.open(&s, &ctx(field, id))?)),
-                _ => Ok(None),
-            }
-        };
-        Ok(Some(Transaction {
-            id: row.try_get("id")?,
-            merchant_id: row.try_get("merchant_id")?,
-            merchant_biz_id: row.try_get("merchant_biz_id")?,
-            product: row.try_get("product")?,
-            state,
-            options: open("options_sealed", "options")?,
-            device_secret: open("device_secret_sealed", "device")?,
-            verdict: open("verdict_sealed", "verdict")?,
-            created_at: row.try_get("created_at")?,
+        let dek = self.dek_for(transaction_id).await?;
+        let state: Vec<u8> = row.try_get("state_sealed")?;
+        let response: Option<Vec<u8>> = row.try_get("last_response_sealed")?;
+        Ok(Some(DeviceSession {
+            session_id: row.try_get("session_id")?,
+            state: dek.open(&state, &ctx("flow", transaction_id))?,
+            version: row.try_get("version")?,
+            last_request_hash: row.try_get("last_request_hash")?,
+            last_response: response.map(|r| dek.open(&r, &ctx("response", transaction_id))).transpose()?,
             updated_at: row.try_get("updated_at")?,
-            expires_at: row.try_get("expires_at")?,
-            finished_at: row.try_get("finished_at")?,
         }))
+    }
+
+    async fn save_round(&self, transaction_id: &str, expected_version: i64, u: RoundUpdate<'_>) -> Result<bool> {
+        let dek = self.dek_for(transaction_id).await?;
+        let mut tx = self.writer.begin().await?;
+        let open = sqlx::query_scalar::<_, String>("SELECT state FROM transactions WHERE id = ?")
+            .bind(transaction_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if !matches!(open.as_deref(), Some("in_progress")) {
+            return Ok(false);
+        }
+        let updated = sqlx::query(
+            "UPDATE device_sessions SET state_sealed = ?, version = version + 1, last_request_hash = ?, last_response_sealed = ?, updated_at = ? \
+             WHERE transaction_id = ? AND version = ?",
+        )
+        .bind(dek.seal(u.state, &ctx("flow", transaction_id)))
+        .bind(u.request_hash)
+        .bind(dek.seal(u.response, &ctx("response", transaction_id)))
+        .bind(u.now)
+        .bind(transaction_id)
+        .bind(expected_version)
+        .execute(&mut *tx)
+        .await?;
+        if updated.rows_affected() != 1 {
+            return Ok(false);
+        }
+        sqlx::query("INSERT INTO rounds (transaction_id, round, step, outcome, detail_sealed, created_at) VALUES (?, ?, ?, ?, ?, ?)")
+            .bind(transaction_id)
+            .bind(u.round as i64)
+            .bind(u.step)
+            .bind(u.outcome)
+            .bind(dek.seal(u.detail, &ctx(&format!("round{}", u.round), transaction_id)))
+            .bind(u.now)
+            .execute(&mut *tx)
+            .await?;
+        if let Some((to, verdict)) = u.finish {
+            sqlx::query(
+                "UPDATE transactions SET state = ?, verdict_sealed = ?, updated_at = ?, finished_at = ? WHERE id = ? AND state = 'in_progress'",
+            )
+            .bind(to.as_str())
+            .bind(dek.seal(verdict, &ctx("verdict", transaction_id)))
+            .bind(u.now)
+            .bind(u.now)
+            .bind(transaction_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query("UPDATE transactions SET updated_at = ? WHERE id = ?").bind(u.now).bind(transaction_id).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn overdue_transactions(&self, now: i64, limit: i64) -> Result<Vec<String>> {
@@ -323,7 +438,19 @@ impl Store for SqliteStore {
         )
         .bind(now)
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reader)
+        .await?;
+        Ok(ids)
+    }
+
+    async fn idle_transactions(&self, cutoff: i64, limit: i64) -> Result<Vec<String>> {
+        let ids = sqlx::query_scalar(
+            "SELECT t.id FROM transactions t JOIN device_sessions d ON d.transaction_id = t.id \
+             WHERE t.state = 'in_progress' AND d.updated_at <= ? ORDER BY d.updated_at LIMIT ?",
+        )
+        .bind(cutoff)
+        .bind(limit)
+        .fetch_all(&self.reader)
         .await?;
         Ok(ids)
     }
@@ -356,7 +483,7 @@ impl Store for SqliteStore {
         for s in from {
             q = q.bind(s.as_str());
         }
-        Ok(q.execute(&self.pool).await?.rows_affected() == 1)
+        Ok(q.execute(&self.writer).await?.rows_affected() == 1)
     }
 
     async fn put_blob(&self, transaction_id: &str, kind: &str, bytes: &[u8]) -> Result<String> {
@@ -372,7 +499,7 @@ impl Store for SqliteStore {
             .bind(bytes.len() as i64)
             .bind(hex::encode(sha2::Sha256::digest(bytes)))
             .bind(now())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(id)
     }
@@ -381,7 +508,7 @@ impl Store for SqliteStore {
         let known: Option<String> = sqlx::query_scalar("SELECT sha256 FROM blobs WHERE id = ? AND transaction_id = ?")
             .bind(blob_id)
             .bind(transaction_id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.reader)
             .await?;
         let sha = known.ok_or_else(|| StoreError::NotFound(format!("blob {blob_id}")))?;
         let dek = self.dek_for(transaction_id).await?;
@@ -392,24 +519,33 @@ impl Store for SqliteStore {
         Ok(plain.to_vec())
     }
 
+    async fn blob_of_kind(&self, transaction_id: &str, kind: &str) -> Result<Option<String>> {
+        let id = sqlx::query_scalar("SELECT id FROM blobs WHERE transaction_id = ? AND kind = ? ORDER BY created_at DESC, rowid DESC LIMIT 1")
+            .bind(transaction_id)
+            .bind(kind)
+            .fetch_optional(&self.reader)
+            .await?;
+        Ok(id)
+    }
+
     async fn shred_transaction(&self, id: &str) -> Result<()> {
         let blob_ids: Vec<String> =
-            sqlx::query_scalar("SELECT id FROM blobs WHERE transaction_id = ?").bind(id).fetch_all(&self.pool).await?;
+            sqlx::query_scalar("SELECT id FROM blobs WHERE transaction_id = ?").bind(id).fetch_all(&self.reader).await?;
         sqlx::query("UPDATE transactions SET dek_wrapped = NULL, updated_at = ? WHERE id = ?")
             .bind(now())
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         // Destroying the key is what shreds; deleting the files afterwards just reclaims space.
         for b in &blob_ids {
             self.blobs.delete(id, b)?;
         }
-        sqlx::query("DELETE FROM blobs WHERE transaction_id = ?").bind(id).execute(&self.pool).await?;
+        sqlx::query("DELETE FROM blobs WHERE transaction_id = ?").bind(id).execute(&self.writer).await?;
         Ok(())
     }
 
     async fn ping(&self) -> Result<()> {
-        sqlx::query_scalar::<_, i64>("SELECT 1").fetch_one(&self.pool).await?;
+        sqlx::query_scalar::<_, i64>("SELECT 1").fetch_one(&self.reader).await?;
         Ok(())
     }
 }

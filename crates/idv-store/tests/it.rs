@@ -124,3 +124,46 @@ async fn env_master_key_is_used_and_validated() {
     assert!(!dir.path().join("master.key").exists());
     assert!(load_master_key(dir.path(), Some("short")).is_err());
 }
+
+#[tokio::test]
+async fn device_sessions_bind_once_and_rounds_are_atomic_with_the_verdict() {
+    let (_dir, store, _) = fresh().await;
+    let a = store.create_merchant("A").await.unwrap();
+    let tid = "00112233445566778899aabbccddeeff";
+    let mut t = new_tx(tid, &a.id);
+    t.expires_at = i64::MAX / 2;
+    store.create_transaction(t).await.unwrap();
+    assert!(store.get_device_session(tid).await.unwrap().is_none());
+    assert!(store.start_device_session(tid, "s1", b"state0", 10).await.unwrap());
+    assert!(!store.start_device_session(tid, "s2", b"other", 11).await.unwrap(), "one device session per transaction");
+    let tx = store.get_transaction_for_device(tid).await.unwrap().unwrap();
+    assert_eq!(tx.state, TxState::InProgress);
+    let s = store.get_device_session(tid).await.unwrap().unwrap();
+    assert_eq!((s.session_id.as_str(), &s.state[..], s.version), ("s1", &b"state0"[..], 1));
+
+    let round = |n: u32, finish| RoundUpdate {
+        state: b"state1",
+        round: n,
+        step: "DOC_FRONT",
+        outcome: "next",
+        detail: b"{}",
+        request_hash: "h1",
+        response: b"resp1",
+        finish,
+        now: 20,
+    };
+    assert!(store.save_round(tid, 1, round(1, None)).await.unwrap());
+    assert!(!store.save_round(tid, 1, round(2, None)).await.unwrap(), "a stale version loses");
+    let s = store.get_device_session(tid).await.unwrap().unwrap();
+    assert_eq!((s.version, s.last_request_hash.as_deref(), s.last_response.as_deref().map(|r| &r[..])), (2, Some("h1"), Some(&b"resp1"[..])));
+    assert!(store.save_round(tid, 2, round(2, Some((TxState::Completed, b"verdict")))).await.unwrap());
+    let tx = store.get_transaction(&a.id, tid).await.unwrap().unwrap();
+    assert_eq!(tx.state, TxState::Completed);
+    assert_eq!(&tx.verdict.unwrap()[..], b"verdict");
+    assert!(!store.save_round(tid, 3, round(3, None)).await.unwrap(), "a closed transaction takes no more rounds");
+
+    // An expired transaction cannot be started.
+    let late = "ffeeddccbbaa99887766554433221100";
+    store.create_transaction(new_tx(late, &a.id)).await.unwrap();
+    assert!(!store.start_device_session(late, "s", b"x", 5000).await.unwrap());
+}

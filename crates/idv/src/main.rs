@@ -9,6 +9,12 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use idv_store::{SqliteStore, Store};
 
+mod bench;
+mod device_sim;
+mod face_cli;
+mod specimen_cli;
+mod merchant_demo;
+
 #[derive(Parser)]
 #[command(name = "idv", version, about = "Self-hosted identity verification (cloudauth-intl 2022-08-09 compatible)")]
 struct Cli {
@@ -25,6 +31,36 @@ enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// The face engine: compare two pictures, evaluate the threshold on a labelled folder.
+    Face {
+        #[command(subcommand)]
+        command: face_cli::FaceCommand,
+    },
+    /// Phone simulator: runs a whole verification against a merchant server, with images from files.
+    Device(device_sim::DeviceArgs),
+    /// The example merchant server (the code to copy): app endpoints in front of Initialize and CheckResult.
+    MerchantDemo(merchant_demo::MerchantDemoArgs),
+    /// Render synthetic identity documents (passport page, ID card) with ground truth.
+    Specimen(specimen_cli::SpecimenArgs),
+    /// Benchmarks (figures, not pass/fail).
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Merchant API throughput and latency on loopback, next to a bare axum handler.
+    Rpc {
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+    },
+    /// The bare axum baseline server used by `bench rpc` (prints its address, serves until killed).
+    #[command(hide = true)]
+    BareServer,
 }
 
 #[derive(Args)]
@@ -59,6 +95,12 @@ struct ServeArgs {
     /// Lifetime of a transaction on the device side, in seconds.
     #[arg(long, default_value_t = 1800)]
     transaction_ttl: u64,
+    /// Folder holding `models/` as fetched by scripts/fetch-assets.sh (the repository root in development).
+    #[arg(long, env = "IDV_ASSETS_DIR", default_value = ".")]
+    assets: PathBuf,
+    /// Threads for CPU-heavy verification work (default: one per core).
+    #[arg(long)]
+    workers: Option<usize>,
 }
 
 #[derive(Subcommand)]
@@ -153,23 +195,34 @@ async fn open_store(args: &DataArgs) -> Result<(SqliteStore, idv_crypto::Key)> {
 }
 
 async fn serve(args: ServeArgs) -> Result<()> {
-    let (store, key) = open_store(&args.data).await?;
-    let listener =
-        tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
-    let addr = listener.local_addr()?;
-    let mut config = idv_server::ServerConfig::for_address(addr);
-    if let Some(url) = args.public_url {
-        config.public_url = url;
+    let workers = args.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    if workers == 0 || workers > 256 {
+        bail!("--workers must be 1-256");
+    }
+    // Flags are checked before anything slow happens; the public URL is final once the port is known.
+    let mut config = idv_server::ServerConfig::for_address(args.listen);
+    if let Some(url) = &args.public_url {
+        config.public_url = url.clone();
     }
     config.rate_limit_per_second = args.rate_limit;
     config.rate_limit_burst = args.rate_burst;
     config.max_body_bytes = args.max_body_bytes;
     config.transaction_ttl = Duration::from_secs(args.transaction_ttl);
     config.validate()?;
+    // Models next: a server without its models must not start and answer as if it could verify.
+    let assets = idv_vision::Assets::new(&args.assets);
+    let engines = tokio::task::spawn_blocking(move || idv_server::Engines::load(&assets, workers)).await??;
+    let (store, key) = open_store(&args.data).await?;
+    let listener =
+        tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    if args.public_url.is_none() {
+        config.public_url = format!("http://{addr}");
+    }
     // The first stdout line is the contract with scripts and tests that start the server on port 0.
     println!("{addr}");
     tracing::info!(%addr, data = %args.data.data.display(), public_url = %config.public_url, "idv server listening");
-    let state = idv_server::AppState::new(Arc::new(store), &key, config);
+    let state = idv_server::AppState::new(Arc::new(store), &key, config, engines);
     idv_server::serve(listener, state, shutdown_signal()).await?;
     tracing::info!("idv server stopped");
     Ok(())
@@ -292,6 +345,17 @@ fn main() -> std::process::ExitCode {
         match cli.command {
             Command::Serve(args) => serve(args).await,
             Command::Admin { command } => admin(command).await,
+            Command::Device(args) => device_sim::run(args).await,
+            Command::MerchantDemo(args) => merchant_demo::run(args, shutdown_signal()).await,
+            Command::Specimen(args) => tokio::task::spawn_blocking(move || specimen_cli::run(args)).await?,
+            Command::Face { command } => tokio::task::spawn_blocking(move || face_cli::run(command)).await?,
+            Command::Bench { command: BenchCommand::Rpc { seconds, concurrency } } => {
+                if seconds == 0 || concurrency == 0 || concurrency > 1024 {
+                    bail!("--seconds must be positive and --concurrency 1-1024");
+                }
+                bench::rpc(bench::RpcBenchArgs { seconds, concurrency }).await
+            }
+            Command::Bench { command: BenchCommand::BareServer } => bench::bare_server().await,
         }
     });
     match result {

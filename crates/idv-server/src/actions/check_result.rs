@@ -24,13 +24,17 @@ pub async fn handle(
         .into());
     }
     let now = unix_now();
-    if !tx.state.is_final() && now >= tx.expires_at {
-        super::expire(state, &tx.id, now).await?;
-        tx = state
-            .store
-            .get_transaction(&caller.merchant.id, &req.transaction_id)
-            .await?
-            .ok_or_else(unknown_transaction)?;
+    if !tx.state.is_final() {
+        let idle_since = state.store.get_device_session(&tx.id).await?.map(|s| s.updated_at);
+        let idle = idle_since.is_some_and(|t| now - t > state.config.device_idle_timeout.as_secs() as i64);
+        if now >= tx.expires_at || idle {
+            super::expire(state, &tx.id, now, if idle { super::IDLE } else { super::EXPIRED }).await?;
+            tx = state
+                .store
+                .get_transaction(&caller.merchant.id, &req.transaction_id)
+                .await?
+                .ok_or_else(unknown_transaction)?;
+        }
     }
     if !tx.state.is_final() {
         return Err(

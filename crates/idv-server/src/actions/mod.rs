@@ -2,11 +2,15 @@
 //! object of its success body.
 
 mod check_result;
+mod doc;
+mod face;
 mod initialize;
 
 use idv_api::sign::SignedRequest;
 use idv_api::{ApiError, ErrorCode, Verdict, subcode};
 use idv_store::TxState;
+
+pub(crate) use doc::today;
 
 use crate::AppState;
 use crate::auth::Caller;
@@ -74,6 +78,9 @@ pub async fn dispatch(
     match req.action.as_str() {
         "Initialize" => ("Initialize", initialize::handle(state, &req.params, caller).await),
         "CheckResult" => ("CheckResult", check_result::handle(state, &req.params, caller).await),
+        "FaceCompare" => ("FaceCompare", face::compare(state, &req.params, caller).await),
+        "FaceLiveness" => ("FaceLiveness", face::liveness(state, &req.params, caller).await),
+        "DocOcr" => ("DocOcr", doc::ocr(state, &req.params, caller).await),
         other => {
             let known = KNOWN_ACTIONS.contains(&other);
             let msg = if known {
@@ -86,18 +93,29 @@ pub async fn dispatch(
     }
 }
 
+pub(crate) const EXPIRED: &str = "the transaction expired before the verification flow completed";
+pub(crate) const IDLE: &str = "the device went quiet for longer than the idle timeout";
+
 /// Closes one overdue transaction with a timeout verdict. Losing the race to a concurrent finisher is fine: the
 /// conditional transition means exactly one verdict is stored.
-pub(crate) async fn expire(state: &AppState, id: &str, now: i64) -> Result<(), ServerError> {
-    let verdict = Verdict::failed(subcode::TIMED_OUT, "the transaction expired before the verification flow completed");
+pub(crate) async fn expire(state: &AppState, id: &str, now: i64, why: &str) -> Result<(), ServerError> {
+    let verdict = Verdict::failed(subcode::TIMED_OUT, why);
     let bytes = serde_json::to_vec(&verdict).map_err(|e| ServerError::Internal(e.to_string()))?;
-    state.store.transition(id, TxState::OPEN, TxState::Expired, Some(&bytes), now).await?;
+    if state.store.transition(id, TxState::OPEN, TxState::Expired, Some(&bytes), now).await? {
+        let tx = state.store.get_transaction_for_device(id).await?;
+        let options = tx.as_ref().and_then(|t| t.options.as_deref()).map(|o| o.to_vec());
+        crate::callbacks::notify(state, id, options.as_deref(), &verdict);
+    }
     Ok(())
 }
 
 pub(crate) async fn expire_overdue(state: &AppState, now: i64) -> Result<(), ServerError> {
     for id in state.store.overdue_transactions(now, 500).await? {
-        expire(state, &id, now).await?;
+        expire(state, &id, now, EXPIRED).await?;
+    }
+    let cutoff = now - state.config.device_idle_timeout.as_secs() as i64;
+    for id in state.store.idle_transactions(cutoff, 500).await? {
+        expire(state, &id, now, IDLE).await?;
     }
     Ok(())
 }

@@ -1,0 +1,697 @@
+//! Document engine, pure compute: locate and flatten the document, read its text with PP-OCR, decode and
+//! check the MRZ, map printed fields to the API's `ocrIdInfo` keys, crop the portrait, and run consistency
+//! checks (check digits, MRZ vs printed fields, validity dates, country codes, document type).
+//!
+//! ```no_run
+//! # fn main() -> Result<(), idv_doc::DocError> {
+//! let engine = idv_doc::DocEngine::load(&idv_vision::Assets::from_env())?;
+//! let req = idv_doc::DocRequest::new("GLB03002", mrz::Date::new(2026, 5, 1))?;
+//! let reading = engine.read_bytes(&std::fs::read("passport.jpg").unwrap(), &req)?;
+//! println!("{}", reading.ext_id_info());
+//! # Ok(()) }
+//! ```
+
+pub mod checks;
+pub mod eval;
+pub mod fields;
+pub mod locate;
+pub mod mrz_read;
+pub mod ocr;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use idv_vision::{Assets, DecodeLimits, InferenceBackend, ModelOptions, OrtBackend, VisionError};
+use image::RgbImage;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+pub use checks::Check;
+pub use fields::Field;
+pub use mrz_read::{MrzFormat, MrzReading};
+
+use locate::{Located, PAGE_PX_PER_MM, TD1_MM, TD3_MM};
+use ocr::{Recognized, TextBox, TextDetector, TextRecognizer};
+
+pub const MRZ_PITCH_MM: f32 = 2.54;
+pub const DET_MODEL: &str = "models/PP-OCRv6_det_small.onnx";
+pub const REC_MODEL: &str = "models/PP-OCRv6_rec_small.onnx";
+pub const FACE_MODEL: &str = "models/face_detection_yunet_2023mar.onnx";
+/// Longest side of the detector's input for the printed-field region of a flattened page: enough for 1.4 mm
+/// captions, and the detector's cost grows with the square of it.
+pub const FIELD_DET_MAX_SIDE: u32 = 736;
+/// Horizontal scale of MRZ strips before recognition (see `TextRecognizer::crop_squeezed`).
+pub const MRZ_SQUEEZE: f32 = 0.6;
+
+/// The one error type of the engine.
+#[derive(Debug, thiserror::Error)]
+pub enum DocError {
+    /// The picture is unusable as data (not an image, truncated, too small); API `UnqualifiedPhoto`.
+    #[error("unqualified photo: {0}")]
+    UnqualifiedPhoto(String),
+    /// Over the byte or pixel limit; API `ToolargeImage`.
+    #[error("image too large: {0}")]
+    TooLarge(String),
+    /// A usable image in which the document could not be read; ask the user to take the picture again.
+    #[error("retake: {0}")]
+    Retake(String),
+    #[error("unsupported DocType {0:?}")]
+    UnsupportedDocType(String),
+    /// Missing or wrong models, or a model that breaks its contract: an installation problem.
+    #[error("document models: {0}")]
+    Model(String),
+}
+
+impl DocError {
+    /// The API error or retake code a server reports for this failure.
+    pub fn api_code(&self) -> &'static str {
+        match self {
+            DocError::UnqualifiedPhoto(_) => "UnqualifiedPhoto",
+            DocError::TooLarge(_) => "ToolargeImage",
+            DocError::Retake(_) => "Retake",
+            DocError::UnsupportedDocType(_) => "InvalidParameter",
+            DocError::Model(_) => "InternalError",
+        }
+    }
+}
+
+impl From<VisionError> for DocError {
+    fn from(e: VisionError) -> Self {
+        if e.is_too_large() {
+            DocError::TooLarge(e.to_string())
+        } else if e.is_bad_input() {
+            DocError::UnqualifiedPhoto(e.to_string())
+        } else {
+            DocError::Model(e.to_string())
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DocClass {
+    Passport,
+    IdCard,
+}
+
+impl DocClass {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DocClass::Passport => "passport",
+            DocClass::IdCard => "id_card",
+        }
+    }
+}
+
+/// A DocType code understood by the engine.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DocTypeSpec {
+    pub code: String,
+    pub class: DocClass,
+    /// Issuing state the code names (`CHN03001` → CHN); `None` for global codes.
+    pub country: Option<String>,
+}
+
+/// Parse a DocType: `01000000` (global passport), `GLB03002`/`GLB03001` (global passport via MRZ),
+/// `<ISO3>03nnn` (a state's passport), `<ISO3>01nnn` (a state's national ID card, read as a generic TD1
+/// card) and `GLB01001` (any TD1 ID card).
+pub fn parse_doc_type(code: &str) -> Result<DocTypeSpec, DocError> {
+    let c = code.trim().to_ascii_uppercase();
+    let bad = || DocError::UnsupportedDocType(code.to_string());
+    if c == "01000000" {
+        return Ok(DocTypeSpec { code: c, class: DocClass::Passport, country: None });
+    }
+    let b = c.as_bytes();
+    if b.len() != 8 || !b[..3].iter().all(u8::is_ascii_uppercase) || !b[3..].iter().all(u8::is_ascii_digit) {
+        return Err(bad());
+    }
+    let class = match &c[3..5] {
+        "03" => DocClass::Passport,
+        "01" => DocClass::IdCard,
+        _ => return Err(bad()),
+    };
+    let country = (&c[..3] != "GLB").then(|| c[..3].to_string());
+    Ok(DocTypeSpec { code: c, class, country })
+}
+
+/// Which side of a card the picture shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CardSide {
+    /// Portrait side (API `CardSide=OCR_ID_FACE`); a passport's data page.
+    Front,
+    /// The other side (`OCR_ID_BACK`): a TD1 card's MRZ side.
+    Back,
+}
+
+impl CardSide {
+    /// From the API's CardSide value; anything other than a back side means the portrait side.
+    pub fn from_api(v: Option<&str>) -> Self {
+        match v.map(|s| s.trim().to_ascii_uppercase()) {
+            Some(s) if s.contains("BACK") => CardSide::Back,
+            _ => CardSide::Front,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct DocRequest {
+    pub doc_type: DocTypeSpec,
+    pub side: CardSide,
+    /// Reference day for the validity checks (the engine reads no clock).
+    pub today: mrz::Date,
+    /// Read only the MRZ (no printed fields, no portrait): the fast path when the zone is all a caller needs.
+    pub mrz_only: bool,
+}
+
+impl DocRequest {
+    pub fn new(doc_type: &str, today: mrz::Date) -> Result<Self, DocError> {
+        Ok(DocRequest { doc_type: parse_doc_type(doc_type)?, side: CardSide::Front, today, mrz_only: false })
+    }
+
+    pub fn with_side(mut self, side: CardSide) -> Self {
+        self.side = side;
+        self
+    }
+
+    fn mrz_expected(&self) -> bool {
+        self.doc_type.class == DocClass::Passport || self.side == CardSide::Back
+    }
+
+    fn page_mm(&self) -> (f32, f32) {
+        match self.doc_type.class {
+            DocClass::Passport => TD3_MM,
+            DocClass::IdCard => TD1_MM,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ModelRecord {
+    pub path: String,
+    pub sha256: String,
+}
+
+/// The portrait cut from the document.
+#[derive(Clone, Debug)]
+pub struct Portrait {
+    pub image: RgbImage,
+    /// Where it was cut on the flattened page, mm: x, y, width, height.
+    pub box_mm: [f32; 4],
+    /// True when the face detector placed the crop; false when it is the template zone.
+    pub face_refined: bool,
+}
+
+/// The MRZ as read.
+#[derive(Clone, Debug, Serialize)]
+pub struct MrzSummary {
+    pub format: MrzFormat,
+    pub lines: Vec<String>,
+    pub valid: bool,
+    /// Cells changed by check-digit-guided repair: (line, column, from, to).
+    pub repairs: Vec<(usize, usize, char, char)>,
+}
+
+/// Everything read from one picture.
+#[derive(Clone, Debug)]
+pub struct DocReading {
+    pub doc_type: DocTypeSpec,
+    pub side: CardSide,
+    /// How the page was found: `contour`, `frame` (the picture is the page), `mrz` or `text`.
+    pub located_by: &'static str,
+    /// Page corners in the photo (top-left, top-right, bottom-right, bottom-left).
+    pub corners: [[f32; 2]; 4],
+    pub mrz: Option<MrzSummary>,
+    mrz_data: Option<mrz::MrzData>,
+    /// Printed fields as read.
+    pub printed: BTreeMap<Field, String>,
+    /// Result fields under the API's `ocrIdInfo` keys.
+    pub ocr_id_info: BTreeMap<String, String>,
+    pub checks: Vec<Check>,
+    pub portrait: Option<Portrait>,
+    pub models: Vec<ModelRecord>,
+    pub runtime: String,
+    pub elapsed_ms: f64,
+}
+
+impl DocReading {
+    /// All checks passed (and at least one ran).
+    pub fn passed(&self) -> bool {
+        !self.checks.is_empty() && self.checks.iter().all(|c| c.passed)
+    }
+
+    /// The result SubCode as docs/subcodes.md defines it: 200 passed, 202 when the only failures are the
+    /// validity dates (expired / not yet valid), 201 for any other failed check.
+    pub fn sub_code(&self) -> &'static str {
+        let failed = self.failed_checks();
+        if failed.is_empty() && self.passed() {
+            "200"
+        } else if !failed.is_empty() && failed.iter().all(|c| c.name == "not_expired" || c.name == "already_valid") {
+            "202"
+        } else {
+            "201"
+        }
+    }
+
+    pub fn failed_checks(&self) -> Vec<&Check> {
+        self.checks.iter().filter(|c| !c.passed).collect()
+    }
+
+    pub fn mrz_data(&self) -> Option<&mrz::MrzData> {
+        self.mrz_data.as_ref()
+    }
+
+    /// The `ExtIdInfo` object of a DocOcr result (the server serialises it into a string).
+    pub fn ext_id_info(&self) -> Value {
+        json!({
+            "docType": self.doc_type.code,
+            "ocrIdInfo": self.ocr_id_info,
+            "ocrIdPassed": if self.passed() { "Y" } else { "N" },
+            "checks": self.checks,
+            "mrz": self.mrz,
+            "locatedBy": self.located_by,
+            "models": self.models,
+        })
+    }
+}
+
+/// The loaded document engine: PP-OCR detector and recogniser, and optionally YuNet for the portrait.
+pub struct DocEngine {
+    det: TextDetector,
+    rec: TextRecognizer,
+    face: Option<idv_face::YuNet>,
+    models: Vec<ModelRecord>,
+    runtime: String,
+    pub limits: DecodeLimits,
+}
+
+impl DocEngine {
+    /// Verify the pinned models under the assets root and load them with ONNX Runtime.
+    pub fn load(assets: &Assets) -> Result<Self, DocError> {
+        let lib = assets.verify(idv_vision::ONNXRUNTIME_LIBRARY)?;
+        let backend = OrtBackend::global(&lib.path)?;
+        Self::with_backend(backend.as_ref(), assets)
+    }
+
+    pub fn with_backend(backend: &dyn InferenceBackend, assets: &Assets) -> Result<Self, DocError> {
+        let found = assets.verify_all(&[DET_MODEL, REC_MODEL])?;
+        let opts = ModelOptions { intra_threads: 1, ..ModelOptions::default() };
+        let det = TextDetector::new(backend.load(&found[0].path, &opts)?)?;
+        let rec_bytes = std::fs::read(&found[1].path)
+            .map_err(|e| DocError::Model(format!("reading {}: {e}", found[1].path.display())))?;
+        let character = idv_vision::onnx_metadata::metadata_props(&rec_bytes)?
+            .into_iter()
+            .find(|(k, _)| k == "character")
+            .map(|(_, v)| v)
+            .ok_or_else(|| DocError::Model(format!("{REC_MODEL} has no `character` metadata")))?;
+        let rec = TextRecognizer::new(backend.load(&found[1].path, &opts)?, &character)?;
+        let mut models: Vec<ModelRecord> =
+            found.iter().map(|a| ModelRecord { path: a.entry.dest.clone(), sha256: a.entry.sha256.clone() }).collect();
+        // The face detector only refines the portrait crop; without it the template zone is used.
+        let face = match assets.verify(FACE_MODEL) {
+            Ok(a) => {
+                let yunet =
+                    idv_face::YuNet::new(backend.load(&a.path, &opts)?).map_err(|e| DocError::Model(e.to_string()))?;
+                models.push(ModelRecord { path: a.entry.dest.clone(), sha256: a.entry.sha256.clone() });
+                Some(yunet)
+            }
+            Err(_) => None,
+        };
+        Ok(DocEngine { det, rec, face, models, runtime: backend.describe(), limits: DecodeLimits::default() })
+    }
+
+    /// Decode (with limits and EXIF orientation) and read.
+    pub fn read_bytes(&self, bytes: &[u8], req: &DocRequest) -> Result<DocReading, DocError> {
+        let decoded = idv_vision::decode(bytes, &self.limits)?;
+        let img = RgbImage::from_raw(decoded.width(), decoded.height(), decoded.rgb().to_vec())
+            .ok_or_else(|| DocError::UnqualifiedPhoto("decoded buffer has the wrong size".into()))?;
+        self.read_image(&img, req)
+    }
+
+    /// Text boxes and their recognition on an image.
+    fn ocr(&self, img: &RgbImage, boxes: &[TextBox]) -> Result<Vec<Recognized>, DocError> {
+        let strips: Vec<RgbImage> = boxes.iter().map(|b| self.rec.crop(img, &b.quad)).collect();
+        self.rec.recognize(&strips)
+    }
+
+    pub fn read_image(&self, img: &RgbImage, req: &DocRequest) -> Result<DocReading, DocError> {
+        let started = Instant::now();
+        let (w, h) = img.dimensions();
+        if w.min(h) < 200 {
+            return Err(DocError::Retake(format!("picture is {w}×{h} pixels; the document needs at least 200")));
+        }
+        let page_mm = req.page_mm();
+        let attempt = |loc: &Located| -> Result<Option<PageRead>, DocError> {
+            let Some(page) = locate::rectify(img, &loc.corners, page_mm) else { return Ok(None) };
+            self.read_page(page, req).map(Some)
+        };
+
+        let mut result: Option<(Located, PageRead)> = None;
+        let score = |p: &PageRead| p.mrz.as_ref().map(|m| (m.valid(), m.min_confidence));
+        let doubtful = |r: &Option<(Located, PageRead)>| match r {
+            None => true,
+            Some((_, p)) => req.mrz_expected() && !p.mrz.as_ref().is_some_and(|m| m.valid()),
+        };
+        // A scan or a cropped upload is the page itself: no outline to find, the frame's shape says so.
+        let want = page_mm.0 / page_mm.1;
+        if ((w as f32 / h as f32) / want - 1.0).abs() < 0.04 {
+            let frame = Located {
+                corners: [[0.0, 0.0], [w as f32, 0.0], [w as f32, h as f32], [0.0, h as f32]],
+                method: "frame",
+            };
+            if let Some(p) = attempt(&frame)?
+                && (p.mrz.is_some() || (!req.mrz_expected() && p.items.len() >= 4))
+            {
+                result = Some((frame, p));
+            }
+        }
+        if doubtful(&result)
+            && let Some(loc) = locate::find_card(img)
+        {
+            let a = locate::aspect(&loc.corners);
+            // A quadrilateral far from the document's shape is some other rectangle (a screen, a desk edge).
+            if (a / want - 1.0).abs() < 0.22
+                && let Some(p) = attempt(&loc)?
+                && (p.mrz.is_some() || (!req.mrz_expected() && p.items.len() >= 4))
+                && result.as_ref().is_none_or(|(_, old)| score(&p) > score(old))
+            {
+                result = Some((loc, p));
+            }
+        }
+        // Fallback: text geometry on the whole photo, when the outline gave nothing or an MRZ whose check
+        // digits fail (a corner misplaced by shade can shave the zone's first cells off the flattened page).
+        if doubtful(&result) {
+            let boxes = self.det.detect(img)?;
+            let loc = if req.mrz_expected() {
+                self.mrz_geometry(img, &boxes, req)?
+            } else {
+                locate::from_text_boxes(&boxes, 0.04)
+            };
+            if let Some(loc) = loc
+                && let Some(p) = attempt(&loc)?
+                && (p.mrz.is_some() || (!req.mrz_expected() && p.items.len() >= 4))
+                && result.as_ref().is_none_or(|(_, old)| score(&p) > score(old))
+            {
+                result = Some((loc, p));
+            }
+        }
+        let Some((loc, page)) = result else {
+            return Err(DocError::Retake(if req.mrz_expected() {
+                "no document with a readable machine-readable zone was found; hold the page flat, fill the frame, avoid glare".into()
+            } else {
+                "no document was found; place the card on a contrasting surface and fill the frame".into()
+            }));
+        };
+
+        let portrait = if req.mrz_only { None } else { self.portrait(&page.image, req) };
+        let mrz = page.mrz.as_ref();
+        let checks = checks::run(&checks::Inputs {
+            requested: &req.doc_type,
+            mrz,
+            mrz_expected: req.mrz_expected(),
+            printed: &page.printed,
+            today: req.today,
+        });
+        let ocr_id_info = ocr_id_info(req, mrz, &page.printed);
+        Ok(DocReading {
+            doc_type: req.doc_type.clone(),
+            side: req.side,
+            located_by: loc.method,
+            corners: loc.corners,
+            mrz: mrz.map(|m| MrzSummary {
+                format: m.format,
+                lines: m.lines.clone(),
+                valid: m.valid(),
+                repairs: m.repairs.clone(),
+            }),
+            mrz_data: mrz.map(|m| m.data.clone()),
+            printed: page.printed,
+            ocr_id_info,
+            checks,
+            portrait,
+            models: self.models.clone(),
+            runtime: self.runtime.clone(),
+            elapsed_ms: started.elapsed().as_secs_f64() * 1e3,
+        })
+    }
+
+    /// Find MRZ lines among the photo's text boxes and derive the page from them.
+    fn mrz_geometry(&self, img: &RgbImage, boxes: &[TextBox], req: &DocRequest) -> Result<Option<Located>, DocError> {
+        let long: Vec<&TextBox> = boxes.iter().filter(|b| b.width() > 12.0 * b.height()).collect();
+        if long.is_empty() {
+            return Ok(None);
+        }
+        let owned: Vec<TextBox> = long.iter().map(|b| (*b).clone()).collect();
+        let recs = self.ocr(img, &owned)?;
+        let (chars, left_mm, bottom_mm) = match req.doc_type.class {
+            DocClass::Passport => (44usize, 6.0f32, 5.0f32),
+            DocClass::IdCard => (30, 4.7, 3.8),
+        };
+        let mut rows: Vec<(usize, &Recognized)> =
+            recs.iter().enumerate().filter(|(_, r)| (r.mrz.len() as i64 - chars as i64).abs() <= 4).collect();
+        // Order along the page's vertical axis (perpendicular to the text direction).
+        let Some(&(i0, _)) = rows.first() else { return Ok(None) };
+        let q = owned[i0].quad;
+        let (dx, dy) = (q[1][0] - q[0][0], q[1][1] - q[0][1]);
+        let n = [-dy, dx];
+        rows.sort_by(|a, b| {
+            let ca = owned[a.0].center();
+            let cb = owned[b.0].center();
+            (ca[0] * n[0] + ca[1] * n[1]).total_cmp(&(cb[0] * n[0] + cb[1] * n[1]))
+        });
+        let lines: Vec<(f32, mrz_read::LineRead)> =
+            rows.iter().map(|(i, r)| (owned[*i].center()[1], r.mrz.clone())).collect();
+        let Some(reading) = mrz_read::find(&lines) else { return Ok(None) };
+        let nlines = reading.format.lines();
+        // The boxes of the decoded lines: the lowest run of `nlines` rows of the right width.
+        let chosen: Vec<&TextBox> = rows.iter().rev().take(nlines).rev().map(|(i, _)| &owned[*i]).collect();
+        Ok(locate::from_mrz_boxes(&chosen, chars, req.page_mm(), left_mm, bottom_mm))
+    }
+
+    /// Read the MRZ in the bottom band of a flattened page: text rows found by a projection profile (no
+    /// detector pass), recognised over the MRZ alphabet; the detector only runs on the band when the profile
+    /// finds no zone. Returns the reading and the top of the zone in page pixels.
+    fn read_mrz_band(&self, page: &RgbImage, req: &DocRequest) -> Result<Option<(MrzReading, f32)>, DocError> {
+        let (pw, ph) = page.dimensions();
+        let band_mm = match req.doc_type.class {
+            DocClass::Passport => 25.0,
+            DocClass::IdCard => 20.0,
+        };
+        let y0 = ph.saturating_sub((band_mm * PAGE_PX_PER_MM) as u32);
+        let band = image::imageops::crop_imm(page, 0, y0, pw, ph - y0).to_image();
+        let mut boxes: Vec<TextBox> = locate::text_rows(&image::imageops::grayscale(&band), PAGE_PX_PER_MM)
+            .into_iter()
+            .map(|q| TextBox { quad: q.map(|p| [p[0], p[1] + y0 as f32]), score: 1.0 })
+            .collect();
+        let mut best: Option<(MrzReading, f32)> = None;
+        for pass in 0..2 {
+            if pass == 1 {
+                // The profile found no zone (busy background, skew): let the detector find the lines.
+                boxes = self
+                    .det
+                    .detect_max(&band, 1280)?
+                    .into_iter()
+                    .filter(|b| b.width() > 12.0 * b.height())
+                    .map(|b| TextBox { quad: b.quad.map(|p| [p[0], p[1] + y0 as f32]), score: b.score })
+                    .collect();
+                boxes.sort_by(|a, b| a.center()[1].total_cmp(&b.center()[1]));
+            }
+            if boxes.len() < 2 {
+                continue;
+            }
+            let strips: Vec<RgbImage> =
+                boxes.iter().map(|b| self.rec.crop_squeezed(page, &b.quad, MRZ_SQUEEZE)).collect();
+            let recs = self.rec.recognize(&strips)?;
+            let lines: Vec<(f32, mrz_read::LineRead)> =
+                boxes.iter().zip(&recs).map(|(b, r)| (b.center()[1], r.mrz.clone())).collect();
+            if let Some(m) = mrz_read::find(&lines) {
+                let w = m.format.width() as i64;
+                let top = boxes
+                    .iter()
+                    .zip(&recs)
+                    .filter(|(_, r)| (r.mrz.len() as i64 - w).abs() <= 4)
+                    .map(|(b, _)| b.top())
+                    .fold(ph as f32, f32::min);
+                let better = best.as_ref().is_none_or(|(b, _): &(MrzReading, f32)| {
+                    (m.valid(), m.min_confidence) > (b.valid(), b.min_confidence)
+                });
+                let valid = m.valid();
+                if better {
+                    best = Some((m, top));
+                }
+                // A zone whose check digits all hold is final; otherwise the detector gets its turn.
+                if valid {
+                    break;
+                }
+            }
+        }
+        Ok(best)
+    }
+
+    /// OCR a flattened page: the MRZ from its band (turning the page half round when the zone is at the top),
+    /// then the printed fields above it.
+    fn read_page(&self, mut page: RgbImage, req: &DocRequest) -> Result<PageRead, DocError> {
+        let ph = page.height() as f32;
+        let mut mrz = None;
+        let mut mrz_top = ph;
+        if req.mrz_expected() {
+            if let Some((m, top)) = self.read_mrz_band(&page, req)? {
+                mrz = Some(m);
+                mrz_top = top;
+            } else {
+                let turned = image::imageops::rotate180(&page);
+                if let Some((m, top)) = self.read_mrz_band(&turned, req)? {
+                    page = turned;
+                    mrz = Some(m);
+                    mrz_top = top;
+                }
+            }
+        }
+        if req.mrz_only {
+            return Ok(PageRead { image: page, items: Vec::new(), mrz, printed: BTreeMap::new() });
+        }
+        // Printed fields live above the MRZ.
+        let region_h = (mrz_top.round() as u32).clamp(1, page.height());
+        let region = image::imageops::crop_imm(&page, 0, 0, page.width(), region_h).to_image();
+        let mut boxes = self.det.detect_max(&region, FIELD_DET_MAX_SIDE)?;
+        boxes.sort_by(|a, b| a.center()[1].total_cmp(&b.center()[1]));
+        let recs = self.ocr(&page, &boxes)?;
+        let items: Vec<(TextBox, String)> =
+            boxes.iter().zip(&recs).filter(|(_, r)| r.score > 0.5).map(|(b, r)| (b.clone(), r.text.clone())).collect();
+        let printed = fields::map_fields(&items, PAGE_PX_PER_MM);
+        Ok(PageRead { image: page, items, mrz, printed })
+    }
+
+    fn portrait(&self, page: &RgbImage, req: &DocRequest) -> Option<Portrait> {
+        // Template zone where ICAO layouts put the portrait (generous, left side).
+        let zone = match (req.doc_type.class, req.side) {
+            (DocClass::Passport, _) => [2.0f32, 8.0, 42.0, 58.0],
+            (DocClass::IdCard, CardSide::Front) => [1.5, 7.0, 29.0, 38.0],
+            (DocClass::IdCard, CardSide::Back) => return None,
+        };
+        let s = PAGE_PX_PER_MM;
+        let (pw, ph) = (page.width(), page.height());
+        let clampr = |b: [f32; 4]| -> [u32; 4] {
+            let x = (b[0] * s).max(0.0) as u32;
+            let y = (b[1] * s).max(0.0) as u32;
+            let w = ((b[2] * s) as u32).min(pw.saturating_sub(x)).max(1);
+            let h = ((b[3] * s) as u32).min(ph.saturating_sub(y)).max(1);
+            [x, y, w, h]
+        };
+        let [zx, zy, zw, zh] = clampr(zone);
+        let zone_img = image::imageops::crop_imm(page, zx, zy, zw, zh).to_image();
+        if let Some(yunet) = &self.face
+            && let Ok(dec) =
+                idv_vision::DecodedImage::from_rgb(zone_img.width(), zone_img.height(), zone_img.as_raw().clone())
+            && let Ok(faces) = yunet.detect(&dec, &idv_face::DetectorConfig::default())
+            && let Some(f) = faces.iter().max_by(|a, b| a.bbox.area().total_cmp(&b.bbox.area()))
+        {
+            // Head-and-shoulders 7:9 frame around the face, in page millimetres.
+            let cx = (zx as f32 + f.bbox.x + f.bbox.width / 2.0) / s;
+            let cy = (zy as f32 + f.bbox.y + f.bbox.height / 2.0) / s;
+            let bw = f.bbox.width / s * 2.0;
+            let bh = bw * 9.0 / 7.0;
+            let b = [cx - bw / 2.0, cy - bh * 0.45, bw, bh];
+            let [x, y, w, h] = clampr(b);
+            return Some(Portrait {
+                image: image::imageops::crop_imm(page, x, y, w, h).to_image(),
+                box_mm: [x as f32 / s, y as f32 / s, w as f32 / s, h as f32 / s],
+                face_refined: true,
+            });
+        }
+        Some(Portrait {
+            image: zone_img,
+            box_mm: [zx as f32 / s, zy as f32 / s, zw as f32 / s, zh as f32 / s],
+            face_refined: false,
+        })
+    }
+}
+
+struct PageRead {
+    image: RgbImage,
+    items: Vec<(TextBox, String)>,
+    mrz: Option<MrzReading>,
+    printed: BTreeMap<Field, String>,
+}
+
+fn iso(d: &mrz::MrzDate) -> Option<String> {
+    d.calendar().map(|c| format!("{:04}-{:02}-{:02}", c.year, c.month, c.day))
+}
+
+fn printed_iso(printed: &BTreeMap<Field, String>, f: Field, today_year: i32) -> Option<String> {
+    printed
+        .get(&f)
+        .and_then(|s| fields::parse_printed_date(s, f == Field::BirthDate, today_year))
+        .map(|(y, m, d)| format!("{y:04}-{m:02}-{d:02}"))
+}
+
+/// Result fields under the spec's `ocrIdInfo` keys. Numbers, dates, sex and codes come from the MRZ when its
+/// check digits hold (they are verified); names from the printed zone (the MRZ transliterates and
+/// truncates them), falling back to the MRZ; the rest is printed-only.
+fn ocr_id_info(
+    req: &DocRequest,
+    mrz: Option<&MrzReading>,
+    printed: &BTreeMap<Field, String>,
+) -> BTreeMap<String, String> {
+    let mut o = BTreeMap::new();
+    let ty = req.today.year;
+    let verified =
+        |pick: fn(&mrz::Checks) -> Option<bool>| mrz.filter(|m| pick(&m.data.checks) == Some(true)).map(|m| &m.data);
+    let p = |f: Field| printed.get(&f).cloned();
+
+    let number = verified(|c| c.document_number)
+        .map(|d| d.full_document_number().trim_end_matches('<').to_string())
+        .or_else(|| p(Field::DocumentNumber));
+    let birth = verified(|c| c.date_of_birth)
+        .and_then(|d| iso(&d.date_of_birth))
+        .or_else(|| printed_iso(printed, Field::BirthDate, ty));
+    let expiry = verified(|c| c.date_of_expiry)
+        .and_then(|d| iso(&d.date_of_expiry))
+        .or_else(|| printed_iso(printed, Field::ExpiryDate, ty));
+    let m = mrz.map(|m| &m.data);
+    let sex = m
+        .map(|d| match d.sex {
+            mrz::Sex::Male => "M".to_string(),
+            mrz::Sex::Female => "F".to_string(),
+            _ => "X".to_string(),
+        })
+        .or_else(|| p(Field::Sex));
+    let surname = p(Field::Surname).or_else(|| m.map(|d| d.surname.clone()));
+    let given = p(Field::GivenNames).or_else(|| m.map(|d| d.given_names.clone()));
+    let nationality = m.map(|d| d.nationality.trim_end_matches('<').to_string()).or_else(|| p(Field::Nationality));
+    let country = m.map(|d| d.issuing_country.trim_end_matches('<').to_string()).or_else(|| p(Field::IssuingCountry));
+    let personal = m
+        .and_then(|d| d.personal_number().map(|s| s.trim_end_matches('<').to_string()))
+        .filter(|s| !s.is_empty())
+        .or_else(|| p(Field::PersonalNumber));
+
+    let mut put = |k: &str, v: Option<String>| {
+        if let Some(v) = v.filter(|v| !v.is_empty()) {
+            o.insert(k.to_string(), v);
+        }
+    };
+    let number_key = if req.doc_type.class == DocClass::Passport { "passportNo" } else { "idNumber" };
+    put(number_key, number);
+    put("surname", surname.clone());
+    put("givenname", given.clone());
+    if req.doc_type.class == DocClass::IdCard
+        && let (Some(g), Some(s)) = (&given, &surname)
+    {
+        put("name", Some(format!("{g} {s}")));
+    }
+    put("sex", sex);
+    put("birthDate", birth);
+    put("expiryDate", expiry);
+    put("issueDate", printed_iso(printed, Field::IssueDate, ty));
+    put("nationality", nationality);
+    put("countryCode", country);
+    put("placeOfBirth", p(Field::PlaceOfBirth));
+    put("authority", p(Field::Authority));
+    put("personalNo", personal);
+    put("address", p(Field::Address));
+    o
+}
+
+/// Shared handle type for servers.
+pub type SharedDocEngine = Arc<DocEngine>;
