@@ -43,7 +43,9 @@ impl DocType {
         }
         let list = SUPPORTED.iter().map(|(c, d, _)| format!("{c} ({d})")).collect::<Vec<_>>().join("; ");
         if legacy || iso {
-            Err(format!("document type {code} is not supported by this server; supported: {list}; <ISO3>03nnn (a state's passport)"))
+            Err(format!(
+                "document type {code} is not supported by this server; supported: {list}; <ISO3>03nnn (a state's passport)"
+            ))
         } else {
             Err(format!(
                 "\"{}\" is not a document type code; supported: {list}",

@@ -182,15 +182,17 @@ impl std::fmt::Debug for ImageSource {
 pub fn image(p: &Params, b64_name: &str, url_name: &str, max_bytes: usize) -> Result<Option<ImageSource>, ApiError> {
     let (b64, url) = (p.opt(b64_name), p.opt(url_name));
     match (b64, url) {
-        (Some(_), Some(_)) => Err(ApiError::new(
-            ErrorCode::DataDuplication,
-            format!("Give {b64_name} or {url_name}, not both."),
-        )),
+        (Some(_), Some(_)) => {
+            Err(ApiError::new(ErrorCode::DataDuplication, format!("Give {b64_name} or {url_name}, not both.")))
+        }
         (None, None) => Ok(None),
         (None, Some(_)) => Ok(url_param(p, url_name)?.map(ImageSource::Url)),
         (Some(v), None) => {
             if v.len() > max_bytes.div_ceil(3) * 4 + 4 {
-                return Err(ApiError::new(ErrorCode::ToolargeImage, format!("{b64_name} is larger than {max_bytes} bytes.")));
+                return Err(ApiError::new(
+                    ErrorCode::ToolargeImage,
+                    format!("{b64_name} is larger than {max_bytes} bytes."),
+                ));
             }
             let bytes = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, v.trim())
                 .map_err(|_| ApiError::invalid(b64_name, "not valid Base64"))?;

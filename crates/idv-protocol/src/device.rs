@@ -188,7 +188,8 @@ pub fn signing_input(method: &str, path: &str, session: &str, body: &[u8]) -> St
 
 /// `x-idv-signature` for a request, under the device credential (raw bytes).
 pub fn request_mac(credential: &[u8], method: &str, path: &str, session: &str, body: &[u8]) -> String {
-    let key = idv_crypto::Key::from_bytes(credential).map(|k| k.hmac_sha256(signing_input(method, path, session, body).as_bytes()));
+    let key = idv_crypto::Key::from_bytes(credential)
+        .map(|k| k.hmac_sha256(signing_input(method, path, session, body).as_bytes()));
     match key {
         Ok(tag) => hex::encode(tag),
         // A credential of the wrong length cannot come from a valid configuration; sign nothing verifiable.
@@ -197,7 +198,14 @@ pub fn request_mac(credential: &[u8], method: &str, path: &str, session: &str, b
 }
 
 /// Constant-time check of `x-idv-signature`.
-pub fn verify_request_mac(credential: &[u8], method: &str, path: &str, session: &str, body: &[u8], mac_hex: &str) -> bool {
+pub fn verify_request_mac(
+    credential: &[u8],
+    method: &str,
+    path: &str,
+    session: &str,
+    body: &[u8],
+    mac_hex: &str,
+) -> bool {
     let Ok(key) = idv_crypto::Key::from_bytes(credential) else { return false };
     let Ok(tag) = hex::decode(mac_hex) else { return false };
     key.verify_hmac_sha256(signing_input(method, path, session, body).as_bytes(), &tag)

@@ -33,7 +33,9 @@ pub fn notify(state: &AppState, transaction_id: &str, options: Option<&[u8]>, ve
                     tracing::info!(transaction_id = %tid, attempt, "callback delivered");
                     return;
                 }
-                Ok(r) => tracing::warn!(transaction_id = %tid, attempt, status = r.status().as_u16(), "callback refused"),
+                Ok(r) => {
+                    tracing::warn!(transaction_id = %tid, attempt, status = r.status().as_u16(), "callback refused")
+                }
                 Err(e) => tracing::warn!(transaction_id = %tid, attempt, error = %e, "callback failed"),
             }
             tokio::time::sleep(Duration::from_secs(1 << (2 * attempt))).await;

@@ -70,7 +70,9 @@ impl ServerConfig {
             return Err(ConfigError("transaction lifetime must be between 1 minute and 24 hours".into()));
         }
         if self.device_idle_timeout < Duration::from_secs(1) || self.device_idle_timeout > self.transaction_ttl {
-            return Err(ConfigError("device idle timeout must be between 1 second and the transaction lifetime".into()));
+            return Err(ConfigError(
+                "device idle timeout must be between 1 second and the transaction lifetime".into(),
+            ));
         }
         if self.sweep_interval < Duration::from_millis(100) || self.sweep_interval > Duration::from_secs(3600) {
             return Err(ConfigError("sweep interval must be between 0.1 s and 1 hour".into()));

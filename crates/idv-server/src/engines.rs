@@ -60,7 +60,11 @@ impl Engines {
     {
         if self.queued.fetch_add(1, Ordering::SeqCst) >= self.max_queued {
             self.queued.fetch_sub(1, Ordering::SeqCst);
-            return Err(ApiError::new(ErrorCode::ServiceUnavailable, "The verification engines are saturated; retry shortly.").into());
+            return Err(ApiError::new(
+                ErrorCode::ServiceUnavailable,
+                "The verification engines are saturated; retry shortly.",
+            )
+            .into());
         }
         let queued = self.queued.clone();
         let _guard = scopeguard(move || {
@@ -91,14 +95,20 @@ fn scopeguard<F: FnMut()>(f: F) -> Guard<F> {
 /// internal errors (logged), never blamed on the picture.
 pub fn face_error(param: &str, e: FaceError) -> ServerError {
     match e {
-        FaceError::NoFace => ApiError::new(ErrorCode::NoFaceDetected, format!("No face was detected in {param}.")).into(),
+        FaceError::NoFace => {
+            ApiError::new(ErrorCode::NoFaceDetected, format!("No face was detected in {param}.")).into()
+        }
         FaceError::MultipleFaces { count } => ApiError::new(
             ErrorCode::UnqualifiedPhoto,
             format!("{param} shows {count} faces; exactly one is required (NeedMultiFaceCheck)."),
         )
         .into(),
-        FaceError::Vision(v) if v.is_too_large() => ApiError::new(ErrorCode::ToolargeImage, format!("{param}: {v}.")).into(),
-        FaceError::Vision(v) if v.is_bad_input() => ApiError::new(ErrorCode::UnqualifiedPhoto, format!("{param}: {v}.")).into(),
+        FaceError::Vision(v) if v.is_too_large() => {
+            ApiError::new(ErrorCode::ToolargeImage, format!("{param}: {v}.")).into()
+        }
+        FaceError::Vision(v) if v.is_bad_input() => {
+            ApiError::new(ErrorCode::UnqualifiedPhoto, format!("{param}: {v}.")).into()
+        }
         other => ServerError::Internal(format!("face engine: {other}")),
     }
 }

@@ -613,7 +613,8 @@ async fn limits_throttling_health_and_metrics() {
 
 fn face_b64(name: &str) -> String {
     let path = repo_root().join("testdata/faces").join(name);
-    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e} (run scripts/fetch-assets.sh)", path.display()));
+    let bytes =
+        std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e} (run scripts/fetch-assets.sh)", path.display()));
     base64::Engine::encode(&base64::engine::general_purpose::STANDARD, bytes)
 }
 
@@ -634,7 +635,8 @@ async fn face_compare(s: &Server, m: &Merchant, source: &str, target: &str) -> R
 async fn face_compare_matches_the_same_person_only() {
     let s = start().await;
     let m = s.merchant("A").await;
-    let (o1, o2, o3, biden) = (face_b64("obama.jpg"), face_b64("obama2.jpg"), face_b64("obama3.jpg"), face_b64("biden.jpg"));
+    let (o1, o2, o3, biden) =
+        (face_b64("obama.jpg"), face_b64("obama2.jpg"), face_b64("obama3.jpg"), face_b64("biden.jpg"));
     for (a, b) in [(&o1, &o2), (&o2, &o3), (&o1, &o3)] {
         let r = face_compare(&s, &m, a, b).await;
         assert_eq!(r.status, 200, "{}", r.json);
@@ -650,12 +652,27 @@ async fn face_compare_matches_the_same_person_only() {
     assert_error(&face_compare(&s, &m, &o1, &no_face_b64()).await, 401, "NoFaceDetected");
     let garbage = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, b"definitely not a picture");
     assert_error(&face_compare(&s, &m, &garbage, &o1).await, 401, "UnqualifiedPhoto");
-    let r = call(&s, &m, "FaceCompare", &[("SourceFacePictureUrl", "https://x.example/a.jpg"), ("TargetFacePictureUrl", "https://x.example/b.jpg")]).await;
+    let r = call(
+        &s,
+        &m,
+        "FaceCompare",
+        &[("SourceFacePictureUrl", "https://x.example/a.jpg"), ("TargetFacePictureUrl", "https://x.example/b.jpg")],
+    )
+    .await;
     assert_error(&r, 400, "InvalidParameter");
     let body = map(&[("SourceFacePicture", o1.as_str()), ("TargetFacePicture", o2.as_str())]);
-    let r = call_signed(&s, &m, "FaceCompare", &map(&[("SourceFacePictureUrl", "https://x.example/a.jpg")]), &body, &nonce()).await;
+    let r = call_signed(
+        &s,
+        &m,
+        "FaceCompare",
+        &map(&[("SourceFacePictureUrl", "https://x.example/a.jpg")]),
+        &body,
+        &nonce(),
+    )
+    .await;
     assert_error(&r, 401, "DataDuplication");
-    let r = call_signed(&s, &m, "FaceCompare", &BTreeMap::new(), &map(&[("SourceFacePicture", o1.as_str())]), &nonce()).await;
+    let r = call_signed(&s, &m, "FaceCompare", &BTreeMap::new(), &map(&[("SourceFacePicture", o1.as_str())]), &nonce())
+        .await;
     assert_error(&r, 400, "MissingParameter");
     s.stop().await;
 }
@@ -665,7 +682,15 @@ async fn face_liveness_reports_quality_and_never_claims_no_attack() {
     let s = start().await;
     let m = s.merchant("A").await;
     let body = map(&[("FacePictureBase64", face_b64("obama.jpg").as_str())]);
-    let r = call_signed(&s, &m, "FaceLiveness", &map(&[("ProductCode", "FACE_LIVENESS_MIN"), ("MerchantBizId", "l1")]), &body, &nonce()).await;
+    let r = call_signed(
+        &s,
+        &m,
+        "FaceLiveness",
+        &map(&[("ProductCode", "FACE_LIVENESS_MIN"), ("MerchantBizId", "l1")]),
+        &body,
+        &nonce(),
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.json);
     let res = &r.json["Result"];
     assert_eq!(res["Passed"], "N");
@@ -720,7 +745,8 @@ impl Device {
     }
 
     async fn start(&mut self) -> Value {
-        let (status, v) = self.post("start", &serde_json::json!({"meta_info": META_ANDROID, "device_time_ms": 0})).await;
+        let (status, v) =
+            self.post("start", &serde_json::json!({"meta_info": META_ANDROID, "device_time_ms": 0})).await;
         assert_eq!(status, 200, "{v}");
         self.session = v["session_id"].as_str().unwrap().to_owned();
         v
@@ -739,7 +765,12 @@ async fn device_protocol_binds_orders_and_replays_safely() {
     let (mut dev, tid) = Device::for_new_transaction(&s, &m, "FACE_LIVENESS").await;
 
     // Tampered configuration, wrong MAC, and a session before start.
-    let mut forged = Device { cfg: dev.cfg.replacen("idv1.", "idv1.x", 1), api: dev.api.clone(), cred: dev.cred.clone(), session: String::new() };
+    let mut forged = Device {
+        cfg: dev.cfg.replacen("idv1.", "idv1.x", 1),
+        api: dev.api.clone(),
+        cred: dev.cred.clone(),
+        session: String::new(),
+    };
     let (st, v) = forged.post("start", &serde_json::json!({"meta_info": META_ANDROID, "device_time_ms": 0})).await;
     assert_eq!((st, v["code"].as_str()), (401, Some("BadConfig")), "{v}");
     forged.cfg = dev.cfg.clone();
@@ -752,9 +783,15 @@ async fn device_protocol_binds_orders_and_replays_safely() {
     assert_eq!(started["steps"], serde_json::json!(["FACE"]));
     let next = started["next"].clone();
     assert_eq!(next["step"], "FACE");
-    assert!(next["challenge"]["actions"].as_array().is_some_and(|a| !a.is_empty()), "the face step carries a challenge: {next}");
+    assert!(
+        next["challenge"]["actions"].as_array().is_some_and(|a| !a.is_empty()),
+        "the face step carries a challenge: {next}"
+    );
     // A second device cannot take the transaction over.
-    let mut other = Device { session: String::new(), ..Device { cfg: dev.cfg.clone(), api: dev.api.clone(), cred: dev.cred.clone(), session: String::new() } };
+    let mut other = Device {
+        session: String::new(),
+        ..Device { cfg: dev.cfg.clone(), api: dev.api.clone(), cred: dev.cred.clone(), session: String::new() }
+    };
     let (st, v) = other.post("start", &serde_json::json!({"meta_info": META_ANDROID, "device_time_ms": 1})).await;
     assert_eq!((st, v["code"].as_str(), v["result_code"].as_u64()), (409, Some("SessionInUse"), Some(1007)), "{v}");
     other.session = "0".repeat(32);
@@ -812,7 +849,12 @@ async fn cancelled_and_quiet_devices_end_their_transactions() {
     let (st, v) = dev.post("cancel", &serde_json::json!({})).await;
     assert_eq!((st, v["result_code"].as_u64()), (200, Some(1006)), "{v}");
     let r = call(&s, &m, "CheckResult", &[("MerchantBizId", "biz0001"), ("TransactionId", &tid)]).await;
-    assert_eq!((r.json["Result"]["Passed"].as_str(), r.json["Result"]["SubCode"].as_str()), (Some("N"), Some("208")), "{}", r.json);
+    assert_eq!(
+        (r.json["Result"]["Passed"].as_str(), r.json["Result"]["SubCode"].as_str()),
+        (Some("N"), Some("208")),
+        "{}",
+        r.json
+    );
 
     let (mut quiet, tid) = Device::for_new_transaction(&s, &m, "FACE_LIVENESS").await;
     let next = quiet.start().await["next"].clone();
@@ -829,7 +871,11 @@ async fn cancelled_and_quiet_devices_end_their_transactions() {
     let r = call(&s, &m, "CheckResult", &[("MerchantBizId", "biz0001"), ("TransactionId", &tid)]).await;
     assert_eq!(r.json["Result"]["SubCode"], "207", "{}", r.json);
     let (st, v) = quiet.post("round", &round_body(&next, &face_b64("obama.jpg"), 1)).await;
-    assert_eq!((st, v["code"].as_str(), v["result_code"].as_u64()), (409, Some("TransactionClosed"), Some(1006)), "{v}");
+    assert_eq!(
+        (st, v["code"].as_str(), v["result_code"].as_u64()),
+        (409, Some("TransactionClosed"), Some(1006)),
+        "{v}"
+    );
     s.stop().await;
 }
 
@@ -867,7 +913,10 @@ async fn a_restart_mid_flow_loses_nothing_that_was_acknowledged() {
     let (st, status) = dev.post("status", &serde_json::json!({})).await;
     assert_eq!(st, 200, "{status}");
     assert_eq!(status["state"], "in_progress");
-    assert_eq!(status["next"], face_instruction, "the acknowledged round and the issued challenge survived the restart");
+    assert_eq!(
+        status["next"], face_instruction,
+        "the acknowledged round and the issued challenge survived the restart"
+    );
     // The flow goes on from where it was: the face round is taken with the nonce issued before the restart.
     let (st, v) = dev.post("round", &round_body(&face_instruction, &no_face_b64(), 2)).await;
     assert_eq!((st, v["outcome"].as_str()), (200, Some("retake")), "{v}");

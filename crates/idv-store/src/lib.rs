@@ -85,7 +85,13 @@ pub trait Store: Send + Sync + 'static {
     async fn get_transaction_for_device(&self, id: &str) -> Result<Option<Transaction>>;
     /// Binds an `initialized` transaction to a device session and moves it to `in_progress`, atomically.
     /// Returns false if the transaction is not `initialized` or already has a session.
-    async fn start_device_session(&self, transaction_id: &str, session_id: &str, state: &[u8], now: i64) -> Result<bool>;
+    async fn start_device_session(
+        &self,
+        transaction_id: &str,
+        session_id: &str,
+        state: &[u8],
+        now: i64,
+    ) -> Result<bool>;
     async fn get_device_session(&self, transaction_id: &str) -> Result<Option<DeviceSession>>;
     /// Records one round and the new flow state, and, when the round ends the flow, the final state and verdict,
     /// all in one database transaction. Returns false (nothing written) if the session's version is no longer

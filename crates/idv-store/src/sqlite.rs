@@ -14,7 +14,8 @@ use zeroize::Zeroizing;
 
 use crate::blobs::BlobDir;
 use crate::{
-    AccessKey, AuthKey, DeviceSession, Merchant, NewTransaction, Result, RoundUpdate, Store, StoreError, Transaction, TxState,
+    AccessKey, AuthKey, DeviceSession, Merchant, NewTransaction, Result, RoundUpdate, Store, StoreError, Transaction,
+    TxState,
 };
 
 const MIGRATIONS: &[(i64, &str)] =
@@ -334,7 +335,13 @@ impl Store for SqliteStore {
         row.map(|r| self.transaction_from(id, &r)).transpose()
     }
 
-    async fn start_device_session(&self, transaction_id: &str, session_id: &str, state: &[u8], now: i64) -> Result<bool> {
+    async fn start_device_session(
+        &self,
+        transaction_id: &str,
+        session_id: &str,
+        state: &[u8],
+        now: i64,
+    ) -> Result<bool> {
         let dek = self.dek_for(transaction_id).await?;
         let mut tx = self.writer.begin().await?;
         let moved = sqlx::query(
@@ -427,7 +434,11 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await?;
         }
-        sqlx::query("UPDATE transactions SET updated_at = ? WHERE id = ?").bind(u.now).bind(transaction_id).execute(&mut *tx).await?;
+        sqlx::query("UPDATE transactions SET updated_at = ? WHERE id = ?")
+            .bind(u.now)
+            .bind(transaction_id)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -520,17 +531,21 @@ impl Store for SqliteStore {
     }
 
     async fn blob_of_kind(&self, transaction_id: &str, kind: &str) -> Result<Option<String>> {
-        let id = sqlx::query_scalar("SELECT id FROM blobs WHERE transaction_id = ? AND kind = ? ORDER BY created_at DESC, rowid DESC LIMIT 1")
-            .bind(transaction_id)
-            .bind(kind)
-            .fetch_optional(&self.reader)
-            .await?;
+        let id = sqlx::query_scalar(
+            "SELECT id FROM blobs WHERE transaction_id = ? AND kind = ? ORDER BY created_at DESC, rowid DESC LIMIT 1",
+        )
+        .bind(transaction_id)
+        .bind(kind)
+        .fetch_optional(&self.reader)
+        .await?;
         Ok(id)
     }
 
     async fn shred_transaction(&self, id: &str) -> Result<()> {
-        let blob_ids: Vec<String> =
-            sqlx::query_scalar("SELECT id FROM blobs WHERE transaction_id = ?").bind(id).fetch_all(&self.reader).await?;
+        let blob_ids: Vec<String> = sqlx::query_scalar("SELECT id FROM blobs WHERE transaction_id = ?")
+            .bind(id)
+            .fetch_all(&self.reader)
+            .await?;
         sqlx::query("UPDATE transactions SET dek_wrapped = NULL, updated_at = ? WHERE id = ?")
             .bind(now())
             .bind(id)

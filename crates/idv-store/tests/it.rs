@@ -155,7 +155,10 @@ async fn device_sessions_bind_once_and_rounds_are_atomic_with_the_verdict() {
     assert!(store.save_round(tid, 1, round(1, None)).await.unwrap());
     assert!(!store.save_round(tid, 1, round(2, None)).await.unwrap(), "a stale version loses");
     let s = store.get_device_session(tid).await.unwrap().unwrap();
-    assert_eq!((s.version, s.last_request_hash.as_deref(), s.last_response.as_deref().map(|r| &r[..])), (2, Some("h1"), Some(&b"resp1"[..])));
+    assert_eq!(
+        (s.version, s.last_request_hash.as_deref(), s.last_response.as_deref().map(|r| &r[..])),
+        (2, Some("h1"), Some(&b"resp1"[..]))
+    );
     assert!(store.save_round(tid, 2, round(2, Some((TxState::Completed, b"verdict")))).await.unwrap());
     let tx = store.get_transaction(&a.id, tid).await.unwrap().unwrap();
     assert_eq!(tx.state, TxState::Completed);

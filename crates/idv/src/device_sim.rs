@@ -7,8 +7,8 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use idv_protocol::Product;
 use idv_sdk::{
-    CaptureError, CaptureSource, CapturedFrame, DeviceFacts, DeviceSession, DeviceType, Event, FileCapture, Instruction, Step,
-    get_meta_info, result_code,
+    CaptureError, CaptureSource, CapturedFrame, DeviceFacts, DeviceSession, DeviceType, Event, FileCapture,
+    Instruction, Step, get_meta_info, result_code,
 };
 use serde_json::{Value, json};
 
@@ -183,7 +183,10 @@ pub async fn run(args: DeviceArgs) -> Result<()> {
         Err(e) if e.to_string().contains("HTTP 400") => {
             eprintln!("{e:#}");
             let answer = json!({"resultCode": result_code::INIT_FAILED, "error": e.to_string()});
-            println!("{}", if args.json { answer.to_string() } else { format!("result code 1003 (initialisation failed): {e}") });
+            println!(
+                "{}",
+                if args.json { answer.to_string() } else { format!("result code 1003 (initialisation failed): {e}") }
+            );
             return Ok(());
         }
         Err(e) => return Err(e),

@@ -12,8 +12,8 @@ use idv_store::{SqliteStore, Store};
 mod bench;
 mod device_sim;
 mod face_cli;
-mod specimen_cli;
 mod merchant_demo;
+mod specimen_cli;
 
 #[derive(Parser)]
 #[command(name = "idv", version, about = "Self-hosted identity verification (cloudauth-intl 2022-08-09 compatible)")]

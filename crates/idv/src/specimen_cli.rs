@@ -50,13 +50,27 @@ pub fn run(a: SpecimenArgs) -> Result<()> {
     let kinds = a.kinds.iter().map(|k| k.parse::<DocKind>()).collect::<Result<Vec<_>, _>>().map_err(|e| anyhow!(e))?;
     let validity: Validity = a.validity.parse().map_err(|e: String| anyhow!(e))?;
     let tamper = Tamper {
-        wrong_check_digits: a.wrong_check_digits.iter().map(|c| c.parse::<CheckDigit>()).collect::<Result<_, _>>().map_err(|e| anyhow!(e))?,
-        printed_mismatch: a.printed_mismatch.iter().map(|f| f.parse::<PrintedField>()).collect::<Result<_, _>>().map_err(|e| anyhow!(e))?,
+        wrong_check_digits: a
+            .wrong_check_digits
+            .iter()
+            .map(|c| c.parse::<CheckDigit>())
+            .collect::<Result<_, _>>()
+            .map_err(|e| anyhow!(e))?,
+        printed_mismatch: a
+            .printed_mismatch
+            .iter()
+            .map(|f| f.parse::<PrintedField>())
+            .collect::<Result<_, _>>()
+            .map_err(|e| anyhow!(e))?,
     };
     let set = a
         .set
         .iter()
-        .map(|kv| kv.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())).ok_or_else(|| anyhow!("--set {kv}: expected key=value")))
+        .map(|kv| {
+            kv.split_once('=')
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .ok_or_else(|| anyhow!("--set {kv}: expected key=value"))
+        })
         .collect::<Result<Vec<_>>>()?;
     let today = a.today.as_deref().map(|d| d.parse::<Ymd>().map_err(|e| anyhow!("--today: {e}"))).transpose()?;
     let cmd = SpecimenCommand {

@@ -300,7 +300,11 @@ mod whole_flow {
     impl Proc {
         fn start(args: &[&str], envs: &[(&str, &str)]) -> Proc {
             let mut cmd = Command::new(env!("CARGO_BIN_EXE_idv"));
-            cmd.args(args).env("IDV_ASSETS_DIR", repo_root()).env("IDV_LOG", "info").stdout(Stdio::piped()).stderr(Stdio::piped());
+            cmd.args(args)
+                .env("IDV_ASSETS_DIR", repo_root())
+                .env("IDV_LOG", "info")
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
             for (k, v) in envs {
                 cmd.env(k, v);
             }
@@ -325,9 +329,20 @@ mod whole_flow {
     }
 
     fn specimen(out: &Path, seed: &str, extra: &[&str]) -> PathBuf {
-        let mut args = vec!["specimen", "--out", out.to_str().unwrap(), "--kind", "td3", "--seed", seed, "--set", "portrait=astronaut.png"];
+        let mut args = vec![
+            "specimen",
+            "--out",
+            out.to_str().unwrap(),
+            "--kind",
+            "td3",
+            "--seed",
+            seed,
+            "--set",
+            "portrait=astronaut.png",
+        ];
         args.extend_from_slice(extra);
-        let o = Command::new(env!("CARGO_BIN_EXE_idv")).args(&args).env("IDV_ASSETS_DIR", repo_root()).output().unwrap();
+        let o =
+            Command::new(env!("CARGO_BIN_EXE_idv")).args(&args).env("IDV_ASSETS_DIR", repo_root()).output().unwrap();
         assert!(o.status.success(), "idv specimen: {}", String::from_utf8_lossy(&o.stderr));
         PathBuf::from(String::from_utf8(o.stdout).unwrap().lines().next().unwrap())
     }
@@ -335,10 +350,18 @@ mod whole_flow {
     fn device(merchant: &str, doc: &Path, face: &str, extra: &[&str]) -> Value {
         let portrait = repo_root().join("testdata/faces").join(face);
         let mut args = vec![
-            "device", "--merchant", merchant, "--doc-front", doc.to_str().unwrap(), "--face-portrait", portrait.to_str().unwrap(), "--json",
+            "device",
+            "--merchant",
+            merchant,
+            "--doc-front",
+            doc.to_str().unwrap(),
+            "--face-portrait",
+            portrait.to_str().unwrap(),
+            "--json",
         ];
         args.extend_from_slice(extra);
-        let o = Command::new(env!("CARGO_BIN_EXE_idv")).args(&args).env("IDV_ASSETS_DIR", repo_root()).output().unwrap();
+        let o =
+            Command::new(env!("CARGO_BIN_EXE_idv")).args(&args).env("IDV_ASSETS_DIR", repo_root()).output().unwrap();
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(o.status.success(), "idv device failed: {err}");
         serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("device printed no JSON ({e}): {err}"))
@@ -346,7 +369,8 @@ mod whole_flow {
 
     /// What the app may see: a verdict summary, never an image, embedding or score.
     fn assert_app_safe(answer: &Value) {
-        let allowed = ["transactionId", "passed", "subCode", "resultCode", "documentType", "status", "error", "message"];
+        let allowed =
+            ["transactionId", "passed", "subCode", "resultCode", "documentType", "status", "error", "message"];
         for (k, v) in answer.as_object().unwrap() {
             assert!(allowed.contains(&k.as_str()), "the app received {k}: {answer}");
             assert!(v.to_string().len() < 300, "the app received a large value in {k}");
@@ -359,7 +383,16 @@ mod whole_flow {
         let data = dir.path().join("data");
         let d = data.to_str().unwrap();
         let m = idv(&["admin", "merchant", "create", "--data", d, "--name", "Shop", "--json"]);
-        let key = idv(&["admin", "accesskey", "create", "--data", d, "--merchant", m["MerchantId"].as_str().unwrap(), "--json"]);
+        let key = idv(&[
+            "admin",
+            "accesskey",
+            "create",
+            "--data",
+            d,
+            "--merchant",
+            m["MerchantId"].as_str().unwrap(),
+            "--json",
+        ]);
         let (ak, sk) = (key["AccessKeyId"].as_str().unwrap(), key["AccessKeySecret"].as_str().unwrap());
         let server = Proc::start(&["serve", "--listen", "127.0.0.1:0", "--data", d], &[]);
         let merchant = Proc::start(
@@ -374,17 +407,34 @@ mod whole_flow {
 
         let genuine = device(&murl, &valid, "astronaut.png", &[]);
         assert_app_safe(&genuine);
-        assert_eq!((genuine["passed"].as_str(), genuine["subCode"].as_str(), genuine["resultCode"].as_u64()), (Some("Y"), Some("200"), Some(1000)), "{genuine}");
+        assert_eq!(
+            (genuine["passed"].as_str(), genuine["subCode"].as_str(), genuine["resultCode"].as_u64()),
+            (Some("Y"), Some("200"), Some(1000)),
+            "{genuine}"
+        );
         let impostor = device(&murl, &valid, "grace_hopper.jpg", &[]);
         assert_app_safe(&impostor);
-        assert_eq!((impostor["passed"].as_str(), impostor["subCode"].as_str(), impostor["resultCode"].as_u64()), (Some("N"), Some("204"), Some(1001)), "{impostor}");
+        assert_eq!(
+            (impostor["passed"].as_str(), impostor["subCode"].as_str(), impostor["resultCode"].as_u64()),
+            (Some("N"), Some("204"), Some(1001)),
+            "{impostor}"
+        );
         let old = device(&murl, &expired, "astronaut.png", &[]);
         assert_eq!((old["passed"].as_str(), old["subCode"].as_str()), (Some("N"), Some("202")), "{old}");
         let bad = device(&murl, &tampered, "astronaut.png", &[]);
         assert_eq!((bad["passed"].as_str(), bad["subCode"].as_str()), (Some("N"), Some("201")), "{bad}");
+        let ocr_only = device(&murl, &valid, "astronaut.png", &["--product", "ID_OCR"]);
+        assert_eq!(
+            (ocr_only["passed"].as_str(), ocr_only["resultCode"].as_u64()),
+            (Some("Y"), Some(1000)),
+            "{ocr_only}"
+        );
         let unsupported = device(&murl, &valid, "astronaut.png", &["--os-version", "6"]);
         assert_eq!(unsupported["resultCode"], 1003, "{unsupported}");
-        assert!(unsupported["error"].as_str().unwrap().contains("osVersion"), "the failure names what is unsupported: {unsupported}");
+        assert!(
+            unsupported["error"].as_str().unwrap().contains("osVersion"),
+            "the failure names what is unsupported: {unsupported}"
+        );
 
         // The merchant server, through the official SDK, sees everything the app does not.
         let mlog = merchant.stop();

@@ -19,11 +19,17 @@ pub(crate) fn today() -> mrz::Date {
 /// Maps a document-engine failure on a merchant's picture to the API's picture errors.
 pub(crate) fn doc_error(e: DocError) -> ServerError {
     match e {
-        DocError::TooLarge(why) => ApiError::new(ErrorCode::ToolargeImage, format!("IdOcrPictureBase64: {why}.")).into(),
-        DocError::UnqualifiedPhoto(why) => ApiError::new(ErrorCode::UnqualifiedPhoto, format!("IdOcrPictureBase64: {why}.")).into(),
+        DocError::TooLarge(why) => {
+            ApiError::new(ErrorCode::ToolargeImage, format!("IdOcrPictureBase64: {why}.")).into()
+        }
+        DocError::UnqualifiedPhoto(why) => {
+            ApiError::new(ErrorCode::UnqualifiedPhoto, format!("IdOcrPictureBase64: {why}.")).into()
+        }
         DocError::Retake(why) => ApiError::new(
             ErrorCode::UnqualifiedPhoto,
-            format!("The document could not be read ({why}); take the picture again, flat, in focus and fully in frame."),
+            format!(
+                "The document could not be read ({why}); take the picture again, flat, in focus and fully in frame."
+            ),
         )
         .into(),
         DocError::UnsupportedDocType(code) => ApiError::invalid("DocType", format!("{code} is not supported")).into(),
@@ -44,7 +50,8 @@ pub async fn ocr(state: &AppState, params: &BTreeMap<String, String>, caller: &C
     let doc_req = DocRequest::new(req.doc_type.code(), today()).map_err(doc_error)?.with_side(side);
     let reading = state.engines.run(move |e| e.doc.read_bytes(&picture, &doc_req)).await?.map_err(doc_error)?;
 
-    let mut reasons: Vec<String> = reading.failed_checks().iter().map(|c| format!("{}: {}", c.name, c.reason)).collect();
+    let mut reasons: Vec<String> =
+        reading.failed_checks().iter().map(|c| format!("{}: {}", c.name, c.reason)).collect();
     let expired = reading.failed_checks().iter().any(|c| c.name == "not_expired" || c.name == "already_valid");
     match req.threshold {
         IdThreshold::Standard if reading.portrait.is_none() && !req.back_side => {
@@ -77,11 +84,19 @@ pub async fn ocr(state: &AppState, params: &BTreeMap<String, String>, caller: &C
         if req.face_quality {
             // The portrait's face quality is not measured by the document engine; say so instead of inventing it.
             m.insert("idFaceQualityScore".into(), Value::Null);
-            m.insert("idFaceQuality".into(), json!({"status": "NOT_AVAILABLE", "reason": "document portrait quality scoring is not implemented"}));
+            m.insert(
+                "idFaceQuality".into(),
+                json!({"status": "NOT_AVAILABLE", "reason": "document portrait quality scoring is not implemented"}),
+            );
         }
     }
     let transaction_id = idv_crypto::random_hex(16);
     tracing::info!(merchant = %caller.merchant.id, transaction_id, passed, sub_code, biz = ?req.merchant_biz_id, "DocOcr");
-    let result = DocOcrResult { passed: if passed { "Y" } else { "N" }.into(), sub_code: sub_code.into(), ext_id_info: ext.to_string(), transaction_id };
+    let result = DocOcrResult {
+        passed: if passed { "Y" } else { "N" }.into(),
+        sub_code: sub_code.into(),
+        ext_id_info: ext.to_string(),
+        transaction_id,
+    };
     Ok(Success(serde_json::to_value(result).map_err(|e| ServerError::Internal(e.to_string()))?))
 }

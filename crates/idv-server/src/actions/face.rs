@@ -29,7 +29,11 @@ fn r2(x: f32) -> f32 {
     (x * 100.0).round() / 100.0
 }
 
-pub async fn compare(state: &AppState, params: &BTreeMap<String, String>, caller: &Caller) -> Result<Success, ServerError> {
+pub async fn compare(
+    state: &AppState,
+    params: &BTreeMap<String, String>,
+    caller: &Caller,
+) -> Result<Success, ServerError> {
     let req = FaceCompareRequest::parse(params)?;
     let source = inline("SourceFacePictureUrl", req.source)?;
     let target = inline("TargetFacePictureUrl", req.target)?;
@@ -81,7 +85,11 @@ pub async fn compare(state: &AppState, params: &BTreeMap<String, String>, caller
     Ok(Success(serde_json::to_value(result).map_err(|e| ServerError::Internal(e.to_string()))?))
 }
 
-pub async fn liveness(state: &AppState, params: &BTreeMap<String, String>, caller: &Caller) -> Result<Success, ServerError> {
+pub async fn liveness(
+    state: &AppState,
+    params: &BTreeMap<String, String>,
+    caller: &Caller,
+) -> Result<Success, ServerError> {
     let req = FaceLivenessRequest::parse(params)?;
     let picture = inline("FacePictureUrl", req.picture)?;
     let multi = if req.multi_face_check { MultiFace::Reject } else { MultiFace::Largest };

@@ -4,7 +4,8 @@ use base64::Engine;
 use idv_api::TransactionOptions;
 use idv_api::initialize::LivenessAction;
 use idv_protocol::device::{
-    Challenge, Instruction, RoundRequest, RoundResponse, StartRequest, StartResponse, StatusResponse, error_code, result_code,
+    Challenge, Instruction, RoundRequest, RoundResponse, StartRequest, StartResponse, StatusResponse, error_code,
+    result_code,
 };
 use idv_protocol::{MetaInfo, Step};
 use idv_store::{RoundUpdate, TxState};
@@ -77,7 +78,8 @@ const PALETTE: &[&str] = &["#ff0000", "#00ff00", "#0000ff", "#ffff00", "#ff00ff"
 fn challenge(options: &TransactionOptions) -> Option<Challenge> {
     let live = options.liveness.as_ref()?;
     let mut rng = rand::rng();
-    let mut actions: Vec<LivenessAction> = live.actions.iter().copied().filter(|a| *a != LivenessAction::ColourFlash).collect();
+    let mut actions: Vec<LivenessAction> =
+        live.actions.iter().copied().filter(|a| *a != LivenessAction::ColourFlash).collect();
     if live.random {
         let n = live.count.min(actions.len());
         actions = actions.choose_multiple(&mut rng, n).copied().collect();
@@ -124,7 +126,9 @@ async fn time_out(state: &AppState, call: &DeviceCall, why: &str) -> Refusal {
     let verdict = idv_api::Verdict::failed(idv_api::subcode::TIMED_OUT, why);
     if let Ok(bytes) = serde_json::to_vec(&verdict) {
         match state.store.transition(&call.tx.id, TxState::OPEN, TxState::Expired, Some(&bytes), call.now).await {
-            Ok(true) => crate::callbacks::notify(state, &call.tx.id, call.tx.options.as_deref().map(|o| &o[..]), &verdict),
+            Ok(true) => {
+                crate::callbacks::notify(state, &call.tx.id, call.tx.options.as_deref().map(|o| &o[..]), &verdict)
+            }
             Ok(false) => {}
             Err(e) => return Refusal::internal(e),
         }
@@ -133,14 +137,20 @@ async fn time_out(state: &AppState, call: &DeviceCall, why: &str) -> Refusal {
 }
 
 pub(super) async fn start(state: &AppState, call: DeviceCall) -> Result<StartResponse, Refusal> {
-    let req: StartRequest = serde_json::from_slice(&call.body).map_err(|e| Refusal::new(400, error_code::BAD_REQUEST, e.to_string(), None))?;
+    let req: StartRequest = serde_json::from_slice(&call.body)
+        .map_err(|e| Refusal::new(400, error_code::BAD_REQUEST, e.to_string(), None))?;
     if let Some(session) = state.store.get_device_session(&call.tx.id).await? {
         let flow: FlowState = serde_json::from_slice(&session.state).map_err(Refusal::internal)?;
         // The same device resending its start (its first answer was lost) gets the same answer.
         if flow.start_hash == call.body_hash && session.version == 1 {
             return Ok(start_response(session.session_id, &flow, &call, state));
         }
-        return Err(Refusal::new(409, error_code::SESSION_IN_USE, "another device session already runs this transaction", Some(result_code::INVALID_TRANSACTION)));
+        return Err(Refusal::new(
+            409,
+            error_code::SESSION_IN_USE,
+            "another device session already runs this transaction",
+            Some(result_code::INVALID_TRANSACTION),
+        ));
     }
     if call.tx.state.is_final() {
         return Err(closed(&call));
@@ -149,10 +159,13 @@ pub(super) async fn start(state: &AppState, call: DeviceCall) -> Result<StartRes
         return Err(time_out(state, &call, "the transaction expired before the device started").await);
     }
     let options = options_of(&call)?;
-    let meta = MetaInfo::parse(&req.meta_info).map_err(|e| Refusal::new(400, error_code::UNSUPPORTED_DEVICE, e.to_string(), Some(result_code::INIT_FAILED)))?;
+    let meta = MetaInfo::parse(&req.meta_info).map_err(|e| {
+        Refusal::new(400, error_code::UNSUPPORTED_DEVICE, e.to_string(), Some(result_code::INIT_FAILED))
+    })?;
     let needs_flash = options.liveness.as_ref().is_some_and(|l| l.needs_flash());
-    meta.check_usable(options.product, needs_flash)
-        .map_err(|e| Refusal::new(400, error_code::UNSUPPORTED_DEVICE, e.to_string(), Some(result_code::INIT_FAILED)))?;
+    meta.check_usable(options.product, needs_flash).map_err(|e| {
+        Refusal::new(400, error_code::UNSUPPORTED_DEVICE, e.to_string(), Some(result_code::INIT_FAILED))
+    })?;
     let flow = FlowState {
         steps: call.cfg.steps.clone(),
         step_index: 0,
@@ -169,7 +182,12 @@ pub(super) async fn start(state: &AppState, call: DeviceCall) -> Result<StartRes
     let session_id = idv_crypto::random_hex(16);
     let bytes = serde_json::to_vec(&flow).map_err(Refusal::internal)?;
     if !state.store.start_device_session(&call.tx.id, &session_id, &bytes, call.now).await? {
-        return Err(Refusal::new(409, error_code::SESSION_IN_USE, "the transaction cannot be started again", Some(result_code::INVALID_TRANSACTION)));
+        return Err(Refusal::new(
+            409,
+            error_code::SESSION_IN_USE,
+            "the transaction cannot be started again",
+            Some(result_code::INVALID_TRANSACTION),
+        ));
     }
     tracing::info!(transaction_id = %call.tx.id, device = meta.device_type.as_str(), "device session started");
     Ok(start_response(session_id, &flow, &call, state))
@@ -181,20 +199,24 @@ fn start_response(session_id: String, flow: &FlowState, call: &DeviceCall, state
         session_id,
         steps: flow.steps.clone(),
         expires_at: call.tx.expires_at,
-        idle_timeout_s: idle_timeout_s,
+        idle_timeout_s,
         next: flow.instruction(),
     }
 }
 
 /// Loads the session named by the call, refusing calls from any other session and closing idle ones.
 async fn session(state: &AppState, call: &DeviceCall) -> Result<(FlowState, idv_store::DeviceSession), Refusal> {
-    let session = state
-        .store
-        .get_device_session(&call.tx.id)
-        .await?
-        .ok_or_else(|| Refusal::new(409, error_code::UNKNOWN_SESSION, "the transaction has not been started", None))?;
+    let session =
+        state.store.get_device_session(&call.tx.id).await?.ok_or_else(|| {
+            Refusal::new(409, error_code::UNKNOWN_SESSION, "the transaction has not been started", None)
+        })?;
     if session.session_id != call.session_header {
-        return Err(Refusal::new(409, error_code::SESSION_IN_USE, "this transaction belongs to another device session", Some(result_code::INVALID_TRANSACTION)));
+        return Err(Refusal::new(
+            409,
+            error_code::SESSION_IN_USE,
+            "this transaction belongs to another device session",
+            Some(result_code::INVALID_TRANSACTION),
+        ));
     }
     let flow: FlowState = serde_json::from_slice(&session.state).map_err(Refusal::internal)?;
     Ok((flow, session))
@@ -218,7 +240,8 @@ pub(super) async fn round(state: &AppState, call: DeviceCall) -> Result<RoundRes
     if call.now - session.updated_at > state.config.device_idle_timeout.as_secs() as i64 {
         return Err(time_out(state, &call, "the device went quiet for longer than the idle timeout").await);
     }
-    let req: RoundRequest = serde_json::from_slice(&call.body).map_err(|e| Refusal::new(400, error_code::BAD_REQUEST, e.to_string(), None))?;
+    let req: RoundRequest = serde_json::from_slice(&call.body)
+        .map_err(|e| Refusal::new(400, error_code::BAD_REQUEST, e.to_string(), None))?;
     if req.round != flow.round {
         let code = if req.round < flow.round { error_code::NONCE_REUSED } else { error_code::OUT_OF_ORDER };
         return Err(Refusal::new(409, code, format!("expected round {}, got {}", flow.round, req.round), None));
@@ -242,11 +265,12 @@ pub(super) async fn round(state: &AppState, call: DeviceCall) -> Result<RoundRes
     }
     let options = options_of(&call)?;
 
-    let result = verify::process_step(state, &call.tx, &options, step, frames, flow.challenge.clone(), &flow.evidence).await?;
+    let result =
+        verify::process_step(state, &call.tx, &options, step, frames, flow.challenge.clone(), &flow.evidence).await?;
     let this_round = flow.round;
     let (response, outcome, detail, finish) = match result {
         StepResult::Accepted { evidence, detail } => {
-            flow.evidence.merge(evidence);
+            flow.evidence.merge(*evidence);
             if flow.step_index + 1 < flow.steps.len() {
                 flow.step_index += 1;
                 flow.attempts_left = MAX_ATTEMPTS;
@@ -273,10 +297,19 @@ pub(super) async fn round(state: &AppState, call: DeviceCall) -> Result<RoundRes
         }
         StepResult::Retake { reason_code, reason } => {
             let why = format!("{step:?}: still unusable after {MAX_ATTEMPTS} attempts ({reason})");
-            let sub = if reason_code.starts_with("LIVENESS_") { idv_api::subcode::LIVENESS_FAILED } else { idv_api::subcode::POOR_QUALITY };
+            let sub = if reason_code.starts_with("LIVENESS_") {
+                idv_api::subcode::LIVENESS_FAILED
+            } else {
+                idv_api::subcode::POOR_QUALITY
+            };
             let verdict = idv_api::Verdict::failed(sub, why);
             let detail = serde_json::json!({"retake": reason_code, "reason": reason, "exhausted": true});
-            (RoundResponse::Done { result_code: result_code::TOO_MANY_ERRORS }, "exhausted", detail, Some((TxState::Failed, verdict)))
+            (
+                RoundResponse::Done { result_code: result_code::TOO_MANY_ERRORS },
+                "exhausted",
+                detail,
+                Some((TxState::Failed, verdict)),
+            )
         }
     };
     let response_bytes = serde_json::to_vec(&response).map_err(Refusal::internal)?;
@@ -326,7 +359,11 @@ fn step_name(s: Step) -> &'static str {
 
 pub(super) async fn status(state: &AppState, call: DeviceCall) -> Result<StatusResponse, Refusal> {
     if call.tx.state.is_final() {
-        return Ok(StatusResponse { state: call.tx.state.as_str().into(), next: None, result_code: Some(final_result_code(&call.tx)) });
+        return Ok(StatusResponse {
+            state: call.tx.state.as_str().into(),
+            next: None,
+            result_code: Some(final_result_code(&call.tx)),
+        });
     }
     let next = match state.store.get_device_session(&call.tx.id).await? {
         Some(s) if s.session_id == call.session_header => {

@@ -128,32 +128,54 @@ fn header<'a>(h: &'a HeaderMap, name: &str) -> &'a str {
 async fn authenticate(state: &AppState, req: Request<Body>) -> Result<DeviceCall, Refusal> {
     let (parts, body) = req.into_parts();
     let now = unix_now();
-    let cfg = ClientConfig::verify(header(&parts.headers, proto::HEADER_CONFIG), &state.clientcfg_key, now).map_err(|e| match e {
-        ClientConfigError::Expired => Refusal::new(
-            401,
-            error_code::CONFIG_EXPIRED,
-            "the client configuration has expired",
-            Some(result_code::CANCELLED_OR_TIMEOUT),
-        ),
-        _ => Refusal::new(401, error_code::BAD_CONFIG, "the client configuration is not valid", Some(result_code::INIT_FAILED)),
-    })?;
+    let cfg =
+        ClientConfig::verify(header(&parts.headers, proto::HEADER_CONFIG), &state.clientcfg_key, now).map_err(|e| {
+            match e {
+                ClientConfigError::Expired => Refusal::new(
+                    401,
+                    error_code::CONFIG_EXPIRED,
+                    "the client configuration has expired",
+                    Some(result_code::CANCELLED_OR_TIMEOUT),
+                ),
+                _ => Refusal::new(
+                    401,
+                    error_code::BAD_CONFIG,
+                    "the client configuration is not valid",
+                    Some(result_code::INIT_FAILED),
+                ),
+            }
+        })?;
     let body = http_body_util::Limited::new(body, state.config.max_body_bytes)
         .collect()
         .await
-        .map_err(|_| Refusal::new(413, error_code::TOO_LARGE, format!("request body over {} bytes", state.config.max_body_bytes), None))?
+        .map_err(|_| {
+            Refusal::new(
+                413,
+                error_code::TOO_LARGE,
+                format!("request body over {} bytes", state.config.max_body_bytes),
+                None,
+            )
+        })?
         .to_bytes();
-    let tx = state
-        .store
-        .get_transaction_for_device(&cfg.tid)
-        .await?
-        .ok_or_else(|| Refusal::new(401, error_code::BAD_CONFIG, "unknown transaction", Some(result_code::INVALID_TRANSACTION)))?;
-    let secret = tx
-        .device_secret
-        .as_ref()
-        .ok_or_else(|| Refusal::new(410, error_code::TRANSACTION_CLOSED, "the transaction's data has been deleted", Some(result_code::INVALID_TRANSACTION)))?;
+    let tx = state.store.get_transaction_for_device(&cfg.tid).await?.ok_or_else(|| {
+        Refusal::new(401, error_code::BAD_CONFIG, "unknown transaction", Some(result_code::INVALID_TRANSACTION))
+    })?;
+    let secret = tx.device_secret.as_ref().ok_or_else(|| {
+        Refusal::new(
+            410,
+            error_code::TRANSACTION_CLOSED,
+            "the transaction's data has been deleted",
+            Some(result_code::INVALID_TRANSACTION),
+        )
+    })?;
     let claimed = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(&cfg.cred).unwrap_or_default();
     if !bool::from(claimed.as_slice().ct_eq(&secret[..])) {
-        return Err(Refusal::new(401, error_code::BAD_CONFIG, "the client configuration does not belong to this transaction", Some(result_code::INIT_FAILED)));
+        return Err(Refusal::new(
+            401,
+            error_code::BAD_CONFIG,
+            "the client configuration does not belong to this transaction",
+            Some(result_code::INIT_FAILED),
+        ));
     }
     let session_header = header(&parts.headers, proto::HEADER_SESSION).to_owned();
     let mac = header(&parts.headers, proto::HEADER_SIGNATURE);

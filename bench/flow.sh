@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Server CPU time per completed eKYC transaction (document page + face with blink liveness + face vs portrait),
+# measured from /proc on the `idv serve` process while the phone simulator runs N genuine flows against it
+# through the example merchant server. The simulator (which renders the synthetic head) and the merchant server
+# are separate processes and are not counted.
+#   bench/flow.sh [N] [profile]     N flows (default 10); profile debug (default) or release
+set -euo pipefail
+root="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+n="${1:-10}"
+profile="${2:-debug}"
+if [[ "$profile" == release ]]; then cargo build --quiet --release -p idv; else cargo build --quiet -p idv; fi
+idv="$root/target/$profile/idv"
+export IDV_ASSETS_DIR="$root"
+work="$(mktemp -d)"
+trap 'kill -TERM $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
+"$idv" serve --listen 127.0.0.1:0 --data "$work/data" >"$work/s.out" 2>"$work/s.log" &
+server=$!
+for _ in $(seq 300); do [[ -s "$work/s.out" ]] && break; sleep 0.1; done
+addr="$(head -n1 "$work/s.out")"
+m="$("$idv" admin merchant create --data "$work/data" --name bench --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["MerchantId"])')"
+key="$("$idv" admin accesskey create --data "$work/data" --merchant "$m" --json)"
+ak="$(printf '%s' "$key" | python3 -c 'import json,sys; print(json.load(sys.stdin)["AccessKeyId"])')"
+sk="$(printf '%s' "$key" | python3 -c 'import json,sys; print(json.load(sys.stdin)["AccessKeySecret"])')"
+IDV_MERCHANT_AK_SECRET="$sk" "$idv" merchant-demo --listen 127.0.0.1:0 --idv-endpoint "$addr" --access-key-id "$ak" >"$work/m.out" 2>"$work/m.log" &
+for _ in $(seq 300); do [[ -s "$work/m.out" ]] && break; sleep 0.1; done
+merchant="http://$(head -n1 "$work/m.out")"
+doc="$("$idv" specimen --out "$work/docs" --kind td3 --seed 31 --set portrait=astronaut.png --distortion phone)"
+ticks() { awk '{print $14 + $15}' "/proc/$server/stat"; }
+hz="$(getconf CLK_TCK)"
+# One warm-up flow: first-use allocations and page faults are not per-transaction cost.
+"$idv" device --merchant "$merchant" --doc-front "$doc" --face-portrait testdata/faces/astronaut.png --json >/dev/null 2>&1
+before="$(ticks)"
+passed=0
+for _ in $(seq "$n"); do
+    out="$("$idv" device --merchant "$merchant" --doc-front "$doc" --face-portrait testdata/faces/astronaut.png --json 2>/dev/null)"
+    [[ "$out" == *'"passed":"Y"'* ]] && passed=$((passed + 1))
+done
+after="$(ticks)"
+rss="$(awk '/VmRSS/ {print $2}' "/proc/$server/status")"
+python3 - "$before" "$after" "$hz" "$n" "$passed" "$rss" "$profile" <<'PY'
+import sys
+b, a, hz, n, ok, rss, prof = map(str, sys.argv[1:])
+cpu = (int(a) - int(b)) / int(hz) / int(n)
+print(f"profile {prof}: {n} eKYC transactions, {ok} passed")
+print(f"server CPU per completed transaction: {cpu*1000:.0f} ms")
+print(f"two cores, CPU-bound: about {2 * 60 / cpu:.0f} transactions per minute")
+print(f"server resident memory after the run: {int(rss)/1024:.0f} MiB")
+PY
