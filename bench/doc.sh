@@ -50,9 +50,9 @@ taskset -c 0 "$bin" read "$dir" --mrz-only | grep '^SUMMARY' >>"$out"
 taskset -c 0 "$py" bench/doc_peers.py "$dir" | grep '^SUMMARY' >>"$out"
 
 printf '\n%d phone-like passport photos (1280x960 JPEG q70: tilt, perspective, shade, blur, noise), seed %s, one core\n\n' "$n" "$seed"
-printf '| %-50s | %6s | %8s | %8s | %9s | %13s |\n' reader images "p50 ms" "p99 ms" "MRZ exact" "printed fields"
-printf '|%s|%s|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..52})" -------- ---------- ---------- ----------- ---------------
+printf '| %-58s | %6s | %8s | %8s | %9s | %14s |\n' reader images "p50 ms" "p99 ms" "MRZ exact" "printed fields"
+printf '|%s|%s|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..60})" -------- ---------- ---------- ----------- ----------------
 while IFS=$'\t' read -r _ name count p50 p99 exact fields; do
     [[ "$fields" == "-" ]] && fields="n/a" || fields="$fields%"
-    printf '| %-50s | %6s | %8s | %8s | %8s%% | %13s |\n' "$name" "$count" "$p50" "$p99" "$exact" "$fields"
+    printf '| %-58s | %6s | %8s | %8s | %8s%% | %14s |\n' "$name" "$count" "$p50" "$p99" "$exact" "$fields"
 done <"$out"

@@ -925,3 +925,67 @@ async fn a_restart_mid_flow_loses_nothing_that_was_acknowledged() {
     assert!(s.store.blob_of_kind(&tid, "doc_front").await.unwrap().is_some(), "the document page was kept");
     s.stop().await;
 }
+
+fn specimen_b64(seed: u64, validity: idv_specimen::Validity, tamper: idv_specimen::Tamper) -> String {
+    let out = tempfile::tempdir().unwrap();
+    let cmd = idv_specimen::SpecimenCommand {
+        out_dir: out.path().to_path_buf(),
+        assets_root: repo_root(),
+        kinds: vec![idv_specimen::DocKind::Td3],
+        count: 1,
+        seed,
+        distortions: vec!["phone".into()],
+        validity,
+        tamper,
+        set: vec![],
+        today: None,
+    };
+    let page = idv_specimen::run_command(&cmd).unwrap().remove(0);
+    base64::Engine::encode(&base64::engine::general_purpose::STANDARD, std::fs::read(page).unwrap())
+}
+
+async fn doc_ocr(s: &Server, m: &Merchant, picture: &str, extra: &[(&str, &str)]) -> Reply {
+    let mut q = map(&[("DocType", "GLB03002"), ("ProductCode", "ID_OCR_MIN"), ("MerchantBizId", "ocr1")]);
+    q.extend(map(extra));
+    call_signed(s, m, "DocOcr", &q, &map(&[("IdOcrPictureBase64", picture)]), &nonce()).await
+}
+
+#[tokio::test]
+async fn doc_ocr_reads_checks_and_names_what_failed() {
+    let s = start().await;
+    let m = s.merchant("A").await;
+    let valid = doc_ocr(&s, &m, &specimen_b64(41, idv_specimen::Validity::Valid, Default::default()), &[]).await;
+    assert_eq!(valid.status, 200, "{}", valid.json);
+    assert_eq!(
+        (valid.json["Result"]["Passed"].as_str(), valid.json["Result"]["SubCode"].as_str()),
+        (Some("Y"), Some("200"))
+    );
+    let ext: Value = serde_json::from_str(valid.json["Result"]["ExtIdInfo"].as_str().unwrap()).unwrap();
+    assert!(ext["ocrIdInfo"]["passportNo"].as_str().is_some_and(|p| !p.is_empty()), "{ext}");
+    assert_eq!(ext["ocrIdPassed"], "Y");
+
+    let expired = doc_ocr(&s, &m, &specimen_b64(42, idv_specimen::Validity::Expired, Default::default()), &[]).await;
+    assert_eq!(
+        (expired.json["Result"]["Passed"].as_str(), expired.json["Result"]["SubCode"].as_str()),
+        (Some("N"), Some("202"))
+    );
+    let tamper = idv_specimen::Tamper {
+        wrong_check_digits: vec![idv_specimen::CheckDigit::DocumentNumber],
+        ..Default::default()
+    };
+    let bad = doc_ocr(&s, &m, &specimen_b64(43, idv_specimen::Validity::Valid, tamper), &[]).await;
+    assert_eq!(
+        (bad.json["Result"]["Passed"].as_str(), bad.json["Result"]["SubCode"].as_str()),
+        (Some("N"), Some("201"))
+    );
+    let ext: Value = serde_json::from_str(bad.json["Result"]["ExtIdInfo"].as_str().unwrap()).unwrap();
+    assert!(ext["reasons"].to_string().contains("mrz_check_document_number"), "the failed check is named: {ext}");
+
+    let garbage = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, b"not a picture at all");
+    assert_error(&doc_ocr(&s, &m, &garbage, &[]).await, 401, "UnqualifiedPhoto");
+    assert_error(&doc_ocr(&s, &m, &no_face_b64(), &[]).await, 401, "UnqualifiedPhoto");
+    assert_error(&doc_ocr(&s, &m, &no_face_b64(), &[("Spoof", "T")]).await, 400, "InvalidParameter");
+    assert_error(&doc_ocr(&s, &m, &no_face_b64(), &[("DocType", "00000006")]).await, 400, "InvalidParameter");
+    assert_error(&doc_ocr(&s, &m, &no_face_b64(), &[("CardSide", "OCR_ID_BACK")]).await, 400, "InvalidParameter");
+    s.stop().await;
+}

@@ -11,6 +11,7 @@ use idv_store::{SqliteStore, Store};
 
 mod bench;
 mod device_sim;
+mod doc_cli;
 mod face_cli;
 mod merchant_demo;
 mod specimen_cli;
@@ -40,6 +41,11 @@ enum Command {
     Device(device_sim::DeviceArgs),
     /// The example merchant server (the code to copy): app endpoints in front of Initialize and CheckResult.
     MerchantDemo(merchant_demo::MerchantDemoArgs),
+    /// The document engine: read a picture, evaluate on synthetic documents.
+    Doc {
+        #[command(subcommand)]
+        command: doc_cli::DocCommand,
+    },
     /// Render synthetic identity documents (passport page, ID card) with ground truth.
     Specimen(specimen_cli::SpecimenArgs),
     /// Benchmarks (figures, not pass/fail).
@@ -347,6 +353,7 @@ fn main() -> std::process::ExitCode {
             Command::Admin { command } => admin(command).await,
             Command::Device(args) => device_sim::run(args).await,
             Command::MerchantDemo(args) => merchant_demo::run(args, shutdown_signal()).await,
+            Command::Doc { command } => tokio::task::spawn_blocking(move || doc_cli::run(command)).await?,
             Command::Specimen(args) => tokio::task::spawn_blocking(move || specimen_cli::run(args)).await?,
             Command::Face { command } => tokio::task::spawn_blocking(move || face_cli::run(command)).await?,
             Command::Bench { command: BenchCommand::Rpc { seconds, concurrency } } => {
