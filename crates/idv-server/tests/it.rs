@@ -989,3 +989,54 @@ async fn doc_ocr_reads_checks_and_names_what_failed() {
     assert_error(&doc_ocr(&s, &m, &no_face_b64(), &[("CardSide", "OCR_ID_BACK")]).await, 400, "InvalidParameter");
     s.stop().await;
 }
+
+/// Frames of a synthetic live head performing `challenge`, rendered from a still portrait.
+fn live_frames(portrait: &str, challenge: &Value) -> Vec<Value> {
+    let assets = idv_vision::Assets::new(repo_root());
+    let face = std::sync::Arc::new(idv_face::FaceEngine::load(&assets, Default::default()).unwrap());
+    let engine = idv_liveness::LivenessEngine::load(&assets, face.clone(), Default::default()).unwrap();
+    let still = face.decode(&std::fs::read(repo_root().join("testdata/faces").join(portrait)).unwrap()).unwrap();
+    let p = idv_liveness::synth::Portrait::new(&engine, portrait, &still, 480, 640).unwrap();
+    let challenge: idv_protocol::device::Challenge = serde_json::from_value(challenge.clone()).unwrap();
+    let spec = idv_liveness::ChallengeSpec::from_protocol(&challenge).unwrap();
+    let session = idv_liveness::synth::genuine(&p, &spec, 3);
+    let b64 = |b: &[u8]| base64::Engine::encode(&base64::engine::general_purpose::STANDARD, b);
+    session
+        .encode_jpeg(90)
+        .unwrap()
+        .into_iter()
+        .map(|(bytes, t)| serde_json::json!({"image": b64(&bytes), "t_ms": t}))
+        .collect()
+}
+
+#[tokio::test]
+async fn face_liveness_against_a_merchant_reference_face() {
+    let s = start().await;
+    let m = s.merchant("A").await;
+    for (reference, passed, sub) in [("astronaut.png", "Y", "200"), ("grace_hopper.jpg", "N", "204")] {
+        let body = map(&[("FacePictureBase64", face_b64(reference).as_str())]);
+        let r =
+            call_signed(&s, &m, "Initialize", &map(&init_params("FACE_LIVENESS", META_ANDROID)), &body, &nonce()).await;
+        assert_eq!(r.status, 200, "{}", r.json);
+        let token = r.json["Result"]["ClientCfg"].as_str().unwrap().to_owned();
+        let cfg = ClientConfig::read_unverified(&token).unwrap();
+        let cred = base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, &cfg.cred).unwrap();
+        let mut dev = Device { cfg: token, api: cfg.api, cred, session: String::new() };
+        let next = dev.start().await["next"].clone();
+        let frames = live_frames("astronaut.png", &next["challenge"]);
+        let body =
+            serde_json::json!({"round": next["round"], "nonce": next["nonce"], "step": "FACE", "frames": frames});
+        let (st, done) = dev.post("round", &body).await;
+        assert_eq!((st, done["outcome"].as_str()), (200, Some("done")), "{done}");
+        let c = call(&s, &m, "CheckResult", &[("MerchantBizId", "biz0001"), ("TransactionId", &cfg.tid)]).await;
+        assert_eq!(
+            (c.json["Result"]["Passed"].as_str(), c.json["Result"]["SubCode"].as_str()),
+            (Some(passed), Some(sub)),
+            "{}",
+            c.json
+        );
+        let face: Value = serde_json::from_str(c.json["Result"]["ExtFaceInfo"].as_str().unwrap()).unwrap();
+        assert_eq!(face["faceAttack"], "N", "a live head is not an attack, whoever it is: {face}");
+    }
+    s.stop().await;
+}
