@@ -35,11 +35,11 @@ struct Field {
     payload: Range<usize>,
 }
 
-fn malformed(what: &str) -> VisionError {
+pub(crate) fn malformed(what: &str) -> VisionError {
     VisionError::MalformedModel(what.to_string())
 }
 
-fn read_varint(buf: &[u8], pos: &mut usize) -> Result<u64> {
+pub(crate) fn read_varint(buf: &[u8], pos: &mut usize) -> Result<u64> {
     let mut value = 0u64;
     for shift in (0..64).step_by(7) {
         let byte = *buf.get(*pos).ok_or_else(|| malformed("truncated varint"))?;

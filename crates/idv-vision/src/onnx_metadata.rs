@@ -1,28 +1,13 @@
 //! Read `ModelProto.metadata_props` (key/value strings an exporter stored in the model file), e.g. the
 //! PP-OCR recogniser's dictionary under the key `character`. Only the protobuf wire format is walked.
 
-use crate::error::{Result, VisionError};
+use crate::error::Result;
 
 const MODEL_METADATA_PROPS: u64 = 14;
 const ENTRY_KEY: u64 = 1;
 const ENTRY_VALUE: u64 = 2;
 
-fn malformed(what: &str) -> VisionError {
-    VisionError::MalformedModel(what.to_string())
-}
-
-fn varint(buf: &[u8], pos: &mut usize) -> Result<u64> {
-    let mut value = 0u64;
-    for shift in (0..64).step_by(7) {
-        let byte = *buf.get(*pos).ok_or_else(|| malformed("truncated varint"))?;
-        *pos += 1;
-        value |= u64::from(byte & 0x7F) << shift;
-        if byte & 0x80 == 0 {
-            return Ok(value);
-        }
-    }
-    Err(malformed("varint longer than 10 bytes"))
-}
+use crate::onnx::{malformed, read_varint as varint};
 
 /// Visits the top-level fields of one message: (field number, payload of length-delimited fields).
 fn each_field<'a>(buf: &'a [u8], mut f: impl FnMut(u64, Option<&'a [u8]>)) -> Result<()> {
