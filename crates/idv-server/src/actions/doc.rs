@@ -1,7 +1,6 @@
 use std::collections::BTreeMap;
 
 use idv_api::doc::{DocOcrRequest, DocOcrResult, IdThreshold};
-use idv_api::params::ImageSource;
 use idv_api::{ApiError, ErrorCode, subcode};
 use idv_doc::{CardSide, DocError, DocRequest, Field};
 use serde_json::{Value, json};
@@ -39,13 +38,7 @@ pub(crate) fn doc_error(e: DocError) -> ServerError {
 
 pub async fn ocr(state: &AppState, params: &BTreeMap<String, String>, caller: &Caller) -> Result<Success, ServerError> {
     let req = DocOcrRequest::parse(params)?;
-    let ImageSource::Bytes(picture) = req.picture else {
-        return Err(ApiError::invalid(
-            "IdOcrPictureUrl",
-            "fetching images from URLs is disabled on this server; send the picture as Base64 in the form body",
-        )
-        .into());
-    };
+    let picture = super::inline("IdOcrPictureUrl", req.picture)?;
     let side = if req.back_side { CardSide::Back } else { CardSide::Front };
     let doc_req = DocRequest::new(req.doc_type.code(), today()).map_err(doc_error)?.with_side(side);
     let reading = state.engines.run(move |e| e.doc.read_bytes(&picture, &doc_req)).await?.map_err(doc_error)?;

@@ -1,8 +1,7 @@
 use std::collections::BTreeMap;
 
 use idv_api::face::{FaceCompareExtFaceInfo, FaceCompareRequest, FaceCompareResult, FaceLivenessRequest};
-use idv_api::params::ImageSource;
-use idv_api::{ApiError, subcode};
+use idv_api::subcode;
 use idv_face::{Decision, MultiFace};
 use serde_json::json;
 
@@ -12,18 +11,7 @@ use crate::engines::face_error;
 use crate::error::ServerError;
 use crate::rpc::Success;
 
-/// Image URLs would make this server fetch arbitrary addresses on a merchant's behalf (SSRF); until an operator
-/// option with an allow-list exists, only inline pictures are accepted.
-fn inline(param: &str, src: ImageSource) -> Result<Vec<u8>, ServerError> {
-    match src {
-        ImageSource::Bytes(b) => Ok(b),
-        ImageSource::Url(_) => Err(ApiError::invalid(
-            param,
-            "fetching images from URLs is disabled on this server; send the picture as Base64 in the form body",
-        )
-        .into()),
-    }
-}
+use super::inline;
 
 fn r2(x: f32) -> f32 {
     (x * 100.0).round() / 100.0

@@ -6,6 +6,7 @@ mod doc;
 mod face;
 mod initialize;
 
+use idv_api::params::ImageSource;
 use idv_api::sign::SignedRequest;
 use idv_api::{ApiError, ErrorCode, Verdict, subcode};
 use idv_store::TxState;
@@ -16,6 +17,19 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ServerError;
 use crate::rpc::Success;
+
+/// Image URLs would make this server fetch arbitrary addresses on a merchant's behalf (SSRF); until an operator
+/// option with an allow-list exists, only inline pictures are accepted.
+pub(crate) fn inline(param: &str, src: ImageSource) -> Result<Vec<u8>, ServerError> {
+    match src {
+        ImageSource::Bytes(b) => Ok(b),
+        ImageSource::Url(_) => Err(ApiError::invalid(
+            param,
+            "fetching images from URLs is disabled on this server; send the picture as Base64 in the form body",
+        )
+        .into()),
+    }
+}
 
 /// Actions of cloudauth-intl 2022-08-09 that this server does not serve (yet): named in the error so a merchant
 /// knows it is a deliberate gap, not a typo.
