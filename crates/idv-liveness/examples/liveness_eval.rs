@@ -24,7 +24,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let asset = assets.verify(&format!("testdata/faces/{n}"))?;
         stills.push((n, engine.face_engine().decode(&std::fs::read(asset.path)?)?));
     }
-    let report = evaluate(&engine, &stills, 2026)?;
+    let report = evaluate(&engine, &stills, 2026, 2)?;
     println!("{report}");
     Ok(())
 }

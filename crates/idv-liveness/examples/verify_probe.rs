@@ -42,9 +42,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let o = engine.analyse_frame(&f.image, f.t_ms)?;
                 if let Some(fc) = o.face {
                     let m = fc.measures;
+                    let ch = |c: [f32; 3]| {
+                        let s = c[0] + c[1] + c[2];
+                        format!("{:.3},{:.3},{:.3}", c[0] / s, c[1] / s, c[2] / s)
+                    };
                     println!(
-                        "  {i:2} t {:5} yaw {:6.1} open {:.3} mar {:.3} scale {:.3}",
-                        f.t_ms, m.pose.yaw_deg, m.eye_openness, m.mar, m.face_scale
+                        "  {i:2} t {:5} yaw {:6.1} open {:.3} mar {:.3} scale {:.3} colour {:?} skin {} bg {}",
+                        f.t_ms,
+                        m.pose.yaw_deg,
+                        m.eye_openness,
+                        m.mar,
+                        m.face_scale,
+                        s.challenge.colour_at(s.frames[0].t_ms, f.t_ms),
+                        ch(fc.colour.skin),
+                        fc.colour.background[0].map_or("-".into(), ch)
                     );
                 }
                 if i == 12 {

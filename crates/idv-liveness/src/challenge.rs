@@ -46,10 +46,10 @@ impl Action {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ChallengeSpec {
     pub actions: Vec<Action>,
-    /// Screen colours, RGB. Colour `i` is on screen from `t0 + i·frame_interval_ms` to
-    /// `t0 + (i+1)·frame_interval_ms`, `t0` being the first frame's `t_ms` (one colour per frame), and the
-    /// screen is neutral white afterwards.
+    /// Screen colours, RGB. Colour `i` is on screen from `t0 + i·colour_ms` to `t0 + (i+1)·colour_ms`, `t0`
+    /// being the first frame's `t_ms`, and the screen is neutral white afterwards.
     pub colours: Vec<[u8; 3]>,
+    pub colour_ms: u32,
     pub frame_interval_ms: u32,
     pub action_window_ms: u32,
 }
@@ -63,8 +63,13 @@ impl ChallengeSpec {
             .map(|a| Action::parse(a).ok_or_else(|| LivenessError::InvalidChallenge(format!("unknown action {a:?}"))))
             .collect::<Result<Vec<_>>>()?;
         let colours = c.colours.iter().map(|s| parse_colour(s)).collect::<Result<Vec<_>>>()?;
-        let spec =
-            Self { actions, colours, frame_interval_ms: c.frame_interval_ms, action_window_ms: c.action_window_ms };
+        let spec = Self {
+            actions,
+            colours,
+            colour_ms: c.colour_ms,
+            frame_interval_ms: c.frame_interval_ms,
+            action_window_ms: c.action_window_ms,
+        };
         spec.validate()?;
         Ok(spec)
     }
@@ -74,6 +79,7 @@ impl ChallengeSpec {
         Challenge {
             actions: self.actions.iter().map(|a| a.name().to_string()).collect(),
             colours: self.colours.iter().map(|c| format!("#{:02x}{:02x}{:02x}", c[0], c[1], c[2])).collect(),
+            colour_ms: self.colour_ms,
             frame_interval_ms: self.frame_interval_ms,
             action_window_ms: self.action_window_ms,
         }
@@ -83,6 +89,9 @@ impl ChallengeSpec {
         if self.frame_interval_ms == 0 || self.action_window_ms == 0 {
             return Err(LivenessError::InvalidChallenge("frame interval and action window must be positive".into()));
         }
+        if !self.colours.is_empty() && self.colour_ms < self.frame_interval_ms {
+            return Err(LivenessError::InvalidChallenge("each colour must be shown for at least one frame".into()));
+        }
         if self.actions.is_empty() && self.colours.is_empty() {
             return Err(LivenessError::InvalidChallenge("neither actions nor colours".into()));
         }
@@ -91,7 +100,7 @@ impl ChallengeSpec {
 
     /// The colour on screen at `t_ms`, given the first frame's time; `None` outside the flash sequence.
     pub fn colour_at(&self, t0_ms: u32, t_ms: u32) -> Option<[u8; 3]> {
-        let i = (t_ms.checked_sub(t0_ms)? / self.frame_interval_ms) as usize;
+        let i = (t_ms.checked_sub(t0_ms)? / self.colour_ms.max(1)) as usize;
         self.colours.get(i).copied()
     }
 }
@@ -114,6 +123,7 @@ mod tests {
         let c = Challenge {
             actions: vec!["blink".into(), "head_left".into()],
             colours: vec!["#ff0000".into(), "#00FF7f".into()],
+            colour_ms: 100,
             frame_interval_ms: 100,
             action_window_ms: 3000,
         };

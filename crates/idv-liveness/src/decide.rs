@@ -23,7 +23,9 @@ pub struct Thresholds {
     /// Mouth counts as open at MAR ≥ `mouth_open` and at least `mouth_rise` above its starting value.
     pub mouth_open: f32,
     pub mouth_rise: f32,
-    /// Head turns count beyond this yaw change from the start, degrees.
+    /// Head turns count beyond this yaw change from the start, degrees, as the mesh reads it. The mesh
+    /// under-reads turns (synthetic 24-32° turns read 14-25°, see the crate README), so 10 is a turn of
+    /// roughly 15-18°; a still photo's sway and landmark noise stay under 3.
     pub head_turn_deg: f32,
     /// Farther / closer count when the face scale changes by this factor from the action's start.
     pub scale_factor: f32,
@@ -46,8 +48,8 @@ impl Default for Thresholds {
             blink_closed: 0.75,
             blink_reopen: 0.85,
             mouth_open: 0.2,
-            mouth_rise: 0.1,
-            head_turn_deg: 15.0,
+            mouth_rise: 0.08,
+            head_turn_deg: 10.0,
             scale_factor: 1.15,
             max_shape_jump: 0.12,
             max_position_jump: 1.0,
@@ -252,8 +254,16 @@ pub fn decide(
     let mut cursor = first;
     let mut t_prev = s.t[first];
     let window = spec.action_window_ms + spec.frame_interval_ms;
+    // Frames of the head turns, where the 3-D structure is judged.
+    let mut turning = vec![false; obs.len()];
     for (k, &a) in spec.actions.iter().enumerate() {
         let found = find_action(a, &s, cursor, th, ear_open, yaw0, mar0);
+        if matches!(a, Action::HeadLeft | Action::HeadRight) {
+            // Until the turn completed and the user held it, or to the end when it never completed (whatever
+            // the capture shows then is what was offered as the turn).
+            let end = found.map_or(obs.len(), |i| (i + 4).min(obs.len()));
+            turning[cursor..end].iter_mut().for_each(|f| *f = true);
+        }
         let mut score =
             ActionScore { action: a, frame: found, t_ms: None, elapsed_ms: None, peak: peak(a, &s, yaw0, scale0) };
         match found {
@@ -261,7 +271,18 @@ pub fn decide(
                 let elapsed = s.t[i].saturating_sub(t_prev);
                 score.t_ms = Some(s.t[i]);
                 score.elapsed_ms = Some(elapsed);
-                if elapsed > window {
+                // A later action done before this one explains the delay better than slowness.
+                let early = spec.actions[k + 1..]
+                    .iter()
+                    .find(|&&b| b != a && find_action(b, &s, cursor, th, ear_open, yaw0, mar0).is_some_and(|j| j < i));
+                if elapsed > window
+                    && let Some(b) = early
+                {
+                    reasons.push(Reason::new(
+                        ReasonCode::ActionOrder,
+                        format!("{} (action {}) came after {}, which should follow it", a.name(), k + 1, b.name()),
+                    ));
+                } else if elapsed > window {
                     reasons.push(Reason::new(
                         ReasonCode::ActionLate,
                         format!(
@@ -301,7 +322,7 @@ pub fn decide(
         .iter()
         .map(|o| o.face.as_ref().map(|f| (f.mesh.as_slice(), f.measures.iod_px, f.measures.pose.yaw_deg)))
         .collect();
-    scores.planarity = planarity(&meshes);
+    scores.planarity = planarity(&meshes, &turning);
     if let Some(p) = scores.planarity.filter(|p| p.planar) {
         reasons.push(Reason::new(
             ReasonCode::PlanarMotion,
@@ -320,18 +341,22 @@ pub fn decide(
     if !spec.colours.is_empty() {
         let samples: Vec<_> = obs.iter().map(|o| o.face.as_ref().map(|f| f.colour)).collect();
         scores.colour = correlate(spec, &s.t, &samples);
-        match scores.colour {
-            Some(c) if c.correlation >= th.colour_correlation => {}
-            c => reasons.push(Reason::new(
-                ReasonCode::ColourMismatch,
-                match c {
-                    Some(c) => format!(
-                        "face colour follows the flashes with correlation {:.2} (< {:.2})",
-                        c.correlation, th.colour_correlation
-                    ),
-                    None => "too few frames lit by the flashed colours".to_string(),
-                },
+        let problem = match scores.colour {
+            None => Some("too few frames lit by the flashed colours".to_string()),
+            Some(c) if c.correlation < th.colour_correlation => Some(format!(
+                "face colour follows the flashes with correlation {:.2} (< {:.2})",
+                c.correlation, th.colour_correlation
             )),
+            Some(c) if c.lit_as_a_whole() => Some(format!(
+                "the surroundings follow the flashes as much as the face (gain {:.3} vs {:.3}): a picture lit as a \
+                 whole",
+                c.background_gain.unwrap_or(f32::NAN),
+                c.skin_gain
+            )),
+            Some(_) => None,
+        };
+        if let Some(p) = problem {
+            reasons.push(Reason::new(ReasonCode::ColourMismatch, p));
         }
     }
     LivenessVerdict::from_reasons(reasons, scores)

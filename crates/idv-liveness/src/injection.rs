@@ -87,7 +87,7 @@ pub fn check_timestamps(spec: &ChallengeSpec, t_ms: &[u32], rules: &TimingRules)
     }
     let duration = t_ms[t_ms.len() - 1] - t_ms[0];
     let n_actions = spec.actions.len() as u32;
-    let flash_ms = spec.colours.len() as u32 * spec.frame_interval_ms;
+    let flash_ms = spec.colours.len() as u32 * spec.colour_ms;
     let max = ((n_actions as f32 + rules.slack_windows) * spec.action_window_ms as f32) as u32 + flash_ms;
     let min = (n_actions * rules.min_ms_per_action).max(flash_ms.saturating_sub(spec.frame_interval_ms));
     if duration > max || duration < min {
@@ -180,6 +180,7 @@ mod tests {
         ChallengeSpec {
             actions: vec![Action::Blink, Action::HeadLeft],
             colours: vec![],
+            colour_ms: 0,
             frame_interval_ms: 100,
             action_window_ms: 2000,
         }

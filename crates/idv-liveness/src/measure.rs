@@ -78,13 +78,19 @@ pub fn eye_aspect_ratio(mesh: &[[f32; 3]], p: [usize; 6]) -> f32 {
     (d2(&mesh[p[1]], &mesh[p[5]]) + d2(&mesh[p[2]], &mesh[p[4]])) / (2.0 * w)
 }
 
-/// Mouth aspect ratio: inner-lip gap at the middle (13-14) over the mouth-corner distance (61-291).
+/// Mouth aspect ratio: inner-lip gap at the middle (13-14) over the mouth-corner distance (61-291), both in 3-D
+/// so a head turn, which narrows the mouth in the picture, does not read as an opening (it did: a turn from a
+/// portrait with parted lips raised the picture-plane ratio by 0.08).
 /// Closed lips read 0.00-0.15 (a smile showing teeth up to 0.35); the mesh under-reads wide-open mouths
 /// (its shape prior), so an opening is judged by the rise over the starting value.
 pub fn mouth_aspect_ratio(mesh: &[[f32; 3]]) -> f32 {
     let (a, b) = idx::LIP_INNER_MID;
     let (l, r) = idx::MOUTH_CORNERS;
-    d2(&mesh[a], &mesh[b]) / d2(&mesh[l], &mesh[r]).max(1e-3)
+    d3(&mesh[a], &mesh[b]) / d3(&mesh[l], &mesh[r]).max(1e-3)
+}
+
+fn d3(a: &[f32; 3], b: &[f32; 3]) -> f32 {
+    ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2) + (a[2] - b[2]).powi(2)).sqrt()
 }
 
 fn centre(mesh: &[[f32; 3]], (a, b): (usize, usize)) -> [f32; 3] {

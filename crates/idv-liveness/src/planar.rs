@@ -10,17 +10,18 @@
 //!   one direction than the other. A head turned by θ is squeezed sideways by cos θ; a photo tilted by θ too.
 //! * the yaw the mesh reads: the mesh recovers a real head's rotation from its 3-D cues (shading, profile of
 //!   the nose, occlusion) but reads a tilted photo as a face that barely turned (4-7° for 40-50° tilts).
-//! * `foreshortening` = anisotropy − (1/cos(yaw change · [`YAW_GAIN`]) − 1): the squeeze the head's own
-//!   rotation does not explain, the decision: planar when it reaches [`MAX_FORESHORTENING`].
+//! * `foreshortening` = anisotropy − [`expected_squeeze`] (the ratio of cos(yaw · [`YAW_GAIN`]) at the start and
+//!   at the frame): the squeeze the head's own rotation does not explain, the decision: planar when it reaches
+//!   [`MAX_FORESHORTENING`].
 //! * `parallax` (reported): the homography's residual regressed on the mesh's depth, |slope| · std(depth)
 //!   in eye distances, and `ratio` = parallax / (anisotropy + parallax). The mesh's shape prior blurs it: on
 //!   a tilted photo it bends its landmarks as if the face turned, leaving 0.01-0.03 eye distances of
 //!   depth-correlated "parallax", so it is not decided on.
 //!
-//! The squeeze model assumes a frontal start: sequences whose first frames read more than
-//! [`MAX_START_YAW_DEG`] of yaw are not judged (a synthetic genuine turn from a 15°-turned portrait measured a
-//! foreshortening of 0.30). Only frames with anisotropy ≥ [`MIN_MOTION`] are judged, the (at most 5) with the most; the score is the
-//! median over them. Measurements are in the crate README.
+//! Only the frames of head-turn actions are judged (the caller marks them: expressions and moving closer
+//! squeeze the face for other reasons), and only sequences starting within [`MAX_START_YAW_DEG`]; of those
+//! frames, the (at most 5) with the most anisotropy ≥ [`MIN_MOTION`] count, the score is their median.
+//! Measurements are in the crate README.
 
 use serde::Serialize;
 
@@ -29,8 +30,9 @@ use crate::mesh::idx;
 
 /// At or above this foreshortening the motion is planar too (a tilted picture the mesh does not see turn).
 pub const MAX_FORESHORTENING: f32 = 0.1;
-/// The squeeze model assumes the head starts roughly frontal; sequences starting more turned are not judged.
-pub const MAX_START_YAW_DEG: f32 = 10.0;
+/// Past this starting yaw the cosine model is too steep to trust (a 5° reading error at 30° moves the
+/// expected squeeze by 0.06); such sequences are not judged.
+pub const MAX_START_YAW_DEG: f32 = 25.0;
 /// The mesh under-reads synthetic head turns (28° reads about 20°, see the pose test); the expected squeeze
 /// uses the corrected angle.
 pub const YAW_GAIN: f32 = 1.4;
@@ -134,27 +136,36 @@ fn average(meshes: &[&[[f32; 3]]]) -> Vec<[f32; 3]> {
 /// One measured frame for [`planarity`]: mesh, inter-ocular distance, yaw in degrees.
 pub type MeshSample<'a> = (&'a [[f32; 3]], f32, f32);
 
-pub fn planarity(meshes: &[Option<MeshSample<'_>>]) -> Option<PlanarityScore> {
-    let seen: Vec<MeshSample<'_>> = meshes.iter().flatten().copied().collect();
+/// The squeeze a head turning from `yaw0` to `yaw1` (as the mesh reads them) shows: its width goes with the
+/// cosine of the (gain-corrected) yaw, so the ratio of the two cosines, whichever way it turned.
+pub fn expected_squeeze(yaw0: f32, yaw1: f32) -> f32 {
+    let c = |y: f32| (y * YAW_GAIN).to_radians().cos().max(0.2);
+    let r = c(yaw0) / c(yaw1);
+    r.max(1.0 / r) - 1.0
+}
+
+/// `judged[i]` marks the frames of a head movement (the head-turn actions' windows): only they are compared
+/// with the start, so expressions and moving closer, which squeeze the face for other reasons, are not.
+pub fn planarity(meshes: &[Option<MeshSample<'_>>], judged: &[bool]) -> Option<PlanarityScore> {
+    let seen: Vec<(usize, MeshSample<'_>)> = meshes.iter().enumerate().filter_map(|(i, m)| m.map(|m| (i, m))).collect();
     if seen.len() < 4 {
         return None;
     }
-    let reference = average(&seen[..3].iter().map(|m| m.0).collect::<Vec<_>>());
-    let iod = seen[..3].iter().map(|m| m.1).sum::<f32>() / 3.0;
+    let reference = average(&seen[..3].iter().map(|m| m.1.0).collect::<Vec<_>>());
+    let iod = seen[..3].iter().map(|m| m.1.1).sum::<f32>() / 3.0;
     let keep = upper_face(&reference);
-    let yaw0 = seen[..3].iter().map(|m| m.2).sum::<f32>() / 3.0;
+    let yaw0 = seen[..3].iter().map(|m| m.1.2).sum::<f32>() / 3.0;
     if yaw0.abs() > MAX_START_YAW_DEG {
         return None;
     }
     let mut moved: Vec<(f32, f32, f32)> = (3..seen.len())
+        .filter(|&j| judged.get(seen[j].0).copied().unwrap_or(false))
         .filter_map(|j| {
-            let window: Vec<&[[f32; 3]]> = seen[j - 1..(j + 2).min(seen.len())].iter().map(|m| m.0).collect();
-            let yaw = seen[j - 1..(j + 2).min(seen.len())].iter().map(|m| m.2).sum::<f32>() / window.len() as f32;
+            let around = &seen[j - 1..(j + 2).min(seen.len())];
+            let window: Vec<&[[f32; 3]]> = around.iter().map(|m| m.1.0).collect();
+            let yaw = around.iter().map(|m| m.1.2).sum::<f32>() / window.len() as f32;
             let (p, x) = motion(&reference, &average(&window), iod, &keep)?;
-            // A head turned by the yaw the mesh reports foreshortens by 1/cos(yaw); the rest is unexplained.
-            let turn = ((yaw - yaw0) * YAW_GAIN).to_radians();
-            let expected = 1.0 / turn.cos().max(0.2) - 1.0;
-            Some((p, x, p - expected))
+            Some((p, x, p - expected_squeeze(yaw0, yaw)))
         })
         .filter(|(p, _, _)| *p >= MIN_MOTION)
         .collect();
@@ -177,4 +188,19 @@ pub fn planarity(meshes: &[Option<MeshSample<'_>>]) -> Option<PlanarityScore> {
         frames_used: moved.len(),
         planar: foreshortening >= MAX_FORESHORTENING,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expected_squeeze_follows_the_absolute_yaw_either_way() {
+        assert!(expected_squeeze(5.0, 5.0).abs() < 1e-6);
+        // The same yaw change squeezes more the farther from frontal it happens.
+        assert!(expected_squeeze(15.0, 30.0) > expected_squeeze(0.0, 15.0));
+        // Turning back towards frontal widens the face: the same magnitude as turning away.
+        assert!((expected_squeeze(20.0, 0.0) - expected_squeeze(0.0, 20.0)).abs() < 1e-6);
+        assert!((expected_squeeze(-10.0, 10.0)).abs() < 1e-6, "symmetric poses are equally wide");
+    }
 }

@@ -49,6 +49,7 @@ fn portraits_give_open_eyes_closed_mouths_and_frontal_poses() {
     }
 }
 
+use idv_liveness::flash::SEQUENCE_LEN;
 use idv_liveness::synth::{self, AttackKind, HeadState, Portrait, Rng};
 
 /// Portraits framed as 480x640 selfies, built once per test binary.
@@ -133,8 +134,8 @@ fn genuine_case(name: &str, actions: &[Action], colours: usize, seed: u64) -> Li
 
 #[test]
 fn genuine_blink_and_turn_with_colour_flash() {
-    let v = genuine_case("astronaut.png", &[Action::Blink, Action::HeadLeft], 8, 1);
-    assert!(v.scores.colour.unwrap().correlation >= 0.6);
+    let v = genuine_case("astronaut.png", &[Action::Blink, Action::HeadLeft], SEQUENCE_LEN, 1);
+    assert!(v.scores.colour.unwrap().correlation >= idv_liveness::flash::MIN_COLOUR_CORRELATION);
     assert!(v.scores.planarity.is_some_and(|p| !p.planar), "the head turn must be judged 3-D");
 }
 
@@ -150,12 +151,12 @@ fn genuine_farther_closer_blink() {
 
 #[test]
 fn genuine_both_turns_with_colour_flash() {
-    genuine_case("obama3.jpg", &[Action::HeadLeft, Action::HeadRight], 6, 4);
+    genuine_case("obama3.jpg", &[Action::HeadLeft, Action::HeadRight], SEQUENCE_LEN, 4);
 }
 
 #[test]
 fn genuine_photinus_blink_and_flash_against_a_reference_face() {
-    let spec = synth::challenge(&[Action::Blink], 8, &mut Rng::new(5));
+    let spec = synth::challenge(&[Action::Blink], SEQUENCE_LEN, &mut Rng::new(5));
     let s = synth::genuine(portrait("obama2.jpg"), &spec, 5);
     let fe = engine().face_engine();
     let same = fe.analyze(&photo("obama.jpg"), idv_face::MultiFace::Largest).unwrap().embedding;
@@ -187,7 +188,12 @@ fn attack_tilted_photo() {
 
 #[test]
 fn attack_replay_under_other_colours() {
-    attack_case(AttackKind::Replay, "biden.jpg", &[Action::Blink], 8, 23);
+    attack_case(AttackKind::Replay, "biden.jpg", &[Action::Blink], SEQUENCE_LEN, 23);
+}
+
+#[test]
+fn attack_screen_replay_lit_as_a_whole() {
+    attack_case(AttackKind::ScreenReplay, "obama2.jpg", &[Action::Blink], SEQUENCE_LEN, 29);
 }
 
 #[test]

@@ -93,6 +93,9 @@ pub struct Challenge {
     /// Screen colours to flash, in order, as `#rrggbb` (colour-flash liveness); empty when not requested.
     #[serde(default)]
     pub colours: Vec<String>,
+    /// How long each colour stays on screen, milliseconds (the sequence starts with the first frame).
+    #[serde(default)]
+    pub colour_ms: u32,
     /// Capture cadence the server expects, milliseconds between frames.
     pub frame_interval_ms: u32,
     /// Time allowed per action, milliseconds.

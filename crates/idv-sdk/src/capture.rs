@@ -207,6 +207,7 @@ mod tests {
             challenge: interval.map(|frame_interval_ms| Challenge {
                 actions: vec!["blink".into()],
                 colours: vec![],
+                colour_ms: 0,
                 frame_interval_ms,
                 action_window_ms: 2000,
             }),

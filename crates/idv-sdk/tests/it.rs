@@ -56,6 +56,7 @@ fn instruction(round: u32, nonce: &str, step: Step, frames_wanted: u32) -> Instr
         challenge: (step == Step::Face).then(|| Challenge {
             actions: vec!["blink".into()],
             colours: vec![],
+            colour_ms: 0,
             frame_interval_ms: 50,
             action_window_ms: 3000,
         }),

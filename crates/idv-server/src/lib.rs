@@ -82,7 +82,7 @@ pub async fn serve(
     result
 }
 
-/// Purges expired nonces and closes transactions whose time ran out, so their verdict exists even if the merchant
+/// Purges expired nonces and frame digests and closes transactions whose time ran out, so their verdict exists even if the merchant
 /// never asks (callbacks and retention depend on it).
 async fn housekeeping(state: Arc<AppState>) {
     let mut tick = tokio::time::interval(state.config.sweep_interval);
@@ -91,6 +91,9 @@ async fn housekeeping(state: Arc<AppState>) {
         let now = auth::unix_now();
         if let Err(e) = state.store.purge_expired_nonces(now).await {
             tracing::warn!(error = %e, "nonce purge failed");
+        }
+        if let Err(e) = state.store.purge_expired_frame_digests(now).await {
+            tracing::warn!(error = %e, "frame digest purge failed");
         }
         if let Err(e) = actions::expire_overdue(&state, now).await {
             tracing::warn!(error = %e, "transaction expiry sweep failed");

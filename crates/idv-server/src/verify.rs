@@ -168,6 +168,9 @@ async fn face_step(
     challenge: Option<Challenge>,
     so_far: &Evidence,
 ) -> Result<StepResult, Refusal> {
+    if let Some(evidence) = reused_frames(state, tx, &frames).await? {
+        return Ok(StepResult::Accepted { evidence: Box::new(evidence), detail: json!({"frames": frames.len()}) });
+    }
     let reference = reference_face(state, tx, so_far).await?;
     let multi = if options.need_multi_face_check { MultiFace::Reject } else { MultiFace::Largest };
     let images: Vec<Vec<u8>> = frames.iter().map(|(b, _)| b.clone()).collect();
@@ -285,6 +288,32 @@ async fn face_step(
     let detail = json!({"frames": frames.len(), "matched": matched});
     let evidence = Evidence { face: Some(FaceEvidence { image_blob, info, matched, liveness }), ..Default::default() };
     Ok(StepResult::Accepted { evidence: Box::new(evidence), detail })
+}
+
+/// How long frame digests are remembered: a capture replayed within this time into another transaction is
+/// caught by its bytes (a re-encoded replay is left to the challenge: new colours and actions every round).
+pub const FRAME_DIGEST_TTL_S: i64 = 30 * 24 * 3600;
+
+/// Registers the digests of the face frames; frames already submitted in another transaction are an injection
+/// (a capture replayed with this session's credential), decided as an attack without running the engines.
+async fn reused_frames(
+    state: &AppState,
+    tx: &Transaction,
+    frames: &[(Vec<u8>, u32)],
+) -> Result<Option<Evidence>, Refusal> {
+    let digests: Vec<[u8; 32]> = frames.iter().map(|(b, _)| idv_liveness::frame_digest(b)).collect();
+    let now = crate::auth::unix_now();
+    let Some(_other) = state.store.register_frame_digests(&tx.id, &digests, now, now + FRAME_DIGEST_TTL_S).await?
+    else {
+        return Ok(None);
+    };
+    // The other transaction's id is not named: it may belong to another merchant.
+    let reason = "frames_reused: frames of this capture were already submitted in another transaction".to_owned();
+    let image_blob = state.store.put_blob(&tx.id, "face", &frames[0].0).await?;
+    let info = json!({"liveness": {"model": "challenge-response", "reasons": [reason.clone()]}});
+    let face =
+        FaceEvidence { image_blob, info, matched: None, liveness: LivenessOutcome::Attack { reasons: vec![reason] } };
+    Ok(Some(Evidence { face: Some(face), ..Default::default() }))
 }
 
 /// Combines the evidence into the verdict. Every failed check contributes a reason; the SubCode names the first

@@ -991,7 +991,7 @@ async fn doc_ocr_reads_checks_and_names_what_failed() {
 }
 
 /// Frames of a synthetic live head performing `challenge`, rendered from a still portrait.
-fn live_frames(portrait: &str, challenge: &Value) -> Vec<Value> {
+fn live_frames(portrait: &str, challenge: &Value, seed: u64) -> Vec<Value> {
     let assets = idv_vision::Assets::new(repo_root());
     let face = std::sync::Arc::new(idv_face::FaceEngine::load(&assets, Default::default()).unwrap());
     let engine = idv_liveness::LivenessEngine::load(&assets, face.clone(), Default::default()).unwrap();
@@ -999,7 +999,7 @@ fn live_frames(portrait: &str, challenge: &Value) -> Vec<Value> {
     let p = idv_liveness::synth::Portrait::new(&engine, portrait, &still, 480, 640).unwrap();
     let challenge: idv_protocol::device::Challenge = serde_json::from_value(challenge.clone()).unwrap();
     let spec = idv_liveness::ChallengeSpec::from_protocol(&challenge).unwrap();
-    let session = idv_liveness::synth::genuine(&p, &spec, 3);
+    let session = idv_liveness::synth::genuine(&p, &spec, seed);
     let b64 = |b: &[u8]| base64::Engine::encode(&base64::engine::general_purpose::STANDARD, b);
     session
         .encode_jpeg(90)
@@ -1023,7 +1023,7 @@ async fn face_liveness_against_a_merchant_reference_face() {
         let cred = base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, &cfg.cred).unwrap();
         let mut dev = Device { cfg: token, api: cfg.api, cred, session: String::new() };
         let next = dev.start().await["next"].clone();
-        let frames = live_frames("astronaut.png", &next["challenge"]);
+        let frames = live_frames("astronaut.png", &next["challenge"], u64::from(passed == "Y"));
         let body =
             serde_json::json!({"round": next["round"], "nonce": next["nonce"], "step": "FACE", "frames": frames});
         let (st, done) = dev.post("round", &body).await;
@@ -1038,5 +1038,137 @@ async fn face_liveness_against_a_merchant_reference_face() {
         let face: Value = serde_json::from_str(c.json["Result"]["ExtFaceInfo"].as_str().unwrap()).unwrap();
         assert_eq!(face["faceAttack"], "N", "a live head is not an attack, whoever it is: {face}");
     }
+    s.stop().await;
+}
+
+/// A capture that passed in one transaction, posted again in another (correctly MACed with the new session's
+/// credential, as a tampered app could): the frames' digests are remembered, so it is an attack (205) without
+/// the engines running, even though the pictures themselves would pass the challenge check if it were the same.
+#[tokio::test]
+async fn frames_replayed_into_another_transaction_are_an_attack() {
+    let s = start().await;
+    let m = s.merchant("A").await;
+    let mut first_frames: Option<Vec<Value>> = None;
+    let mut first_tid = String::new();
+    for round in 0..2 {
+        let r =
+            call_signed(&s, &m, "Initialize", &map(&init_params("FACE_LIVENESS", META_ANDROID)), &map(&[]), &nonce())
+                .await;
+        assert_eq!(r.status, 200, "{}", r.json);
+        let token = r.json["Result"]["ClientCfg"].as_str().unwrap().to_owned();
+        let cfg = ClientConfig::read_unverified(&token).unwrap();
+        let cred = base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, &cfg.cred).unwrap();
+        let mut dev = Device { cfg: token, api: cfg.api, cred, session: String::new() };
+        let next = dev.start().await["next"].clone();
+        let frames = first_frames.get_or_insert_with(|| live_frames("obama.jpg", &next["challenge"], 9)).clone();
+        let body =
+            serde_json::json!({"round": next["round"], "nonce": next["nonce"], "step": "FACE", "frames": frames});
+        let (st, done) = dev.post("round", &body).await;
+        assert_eq!((st, done["outcome"].as_str()), (200, Some("done")), "{done}");
+        let c = call(&s, &m, "CheckResult", &[("MerchantBizId", "biz0001"), ("TransactionId", &cfg.tid)]).await;
+        let face: Value = serde_json::from_str(c.json["Result"]["ExtFaceInfo"].as_str().unwrap()).unwrap();
+        let verdict = (c.json["Result"]["Passed"].as_str(), c.json["Result"]["SubCode"].as_str());
+        if round == 0 {
+            assert_eq!(verdict, (Some("Y"), Some("200")), "{}", c.json);
+            assert_eq!(face["faceAttack"], "N", "{face}");
+            first_tid = cfg.tid.clone();
+        } else {
+            assert_eq!(verdict, (Some("N"), Some("205")), "{}", c.json);
+            assert_eq!(face["faceAttack"], "Y", "{face}");
+            assert!(face["livenessReasons"].to_string().contains("frames_reused"), "{face}");
+            assert!(!c.json.to_string().contains(&first_tid), "the other transaction is not named");
+        }
+    }
+    s.stop().await;
+}
+
+/// Initializes FACE_LIVENESS with `extra` parameters, lets a live head answer the issued challenge after
+/// `tamper` rewrote it (the frames then answer another challenge), and returns the round's answer, the issued
+/// challenge and the transaction id.
+async fn live_round(
+    s: &Server,
+    m: &Merchant,
+    extra: &[(&str, &str)],
+    tamper: fn(&mut Value),
+    seed: u64,
+) -> (Value, Value, String) {
+    let params = [init_params("FACE_LIVENESS", META_ANDROID), extra.to_vec()].concat();
+    let r = call_signed(s, m, "Initialize", &map(&params), &map(&[]), &nonce()).await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    let token = r.json["Result"]["ClientCfg"].as_str().unwrap().to_owned();
+    let cfg = ClientConfig::read_unverified(&token).unwrap();
+    let cred = base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, &cfg.cred).unwrap();
+    let mut dev = Device { cfg: token, api: cfg.api, cred, session: String::new() };
+    let next = dev.start().await["next"].clone();
+    let issued = next["challenge"].clone();
+    let mut answered = issued.clone();
+    tamper(&mut answered);
+    let frames = live_frames("astronaut.png", &answered, seed);
+    let body = serde_json::json!({"round": next["round"], "nonce": next["nonce"], "step": "FACE", "frames": frames});
+    let (st, answer) = dev.post("round", &body).await;
+    assert_eq!(st, 200, "{answer}");
+    (answer, issued, cfg.tid)
+}
+
+/// The liveness models through the device flow: the server issues each model's challenge (10 held colours for
+/// PHOTINUS_LIVENESS, the template's actions in order for TEMPLATE Seq); a live head answering it passes, one
+/// answering another challenge does not, with the reason named.
+#[tokio::test]
+async fn liveness_models_issue_and_verify_their_challenge() {
+    let s = start().await;
+    let m = s.merchant("A").await;
+    let result = |tid: String| {
+        let (s, m) = (&s, &m);
+        async move {
+            let c = call(s, m, "CheckResult", &[("MerchantBizId", "biz0001"), ("TransactionId", &tid)]).await;
+            let face: Value = serde_json::from_str(c.json["Result"]["ExtFaceInfo"].as_str().unwrap()).unwrap();
+            (
+                c.json["Result"]["Passed"].as_str().unwrap().to_owned(),
+                c.json["Result"]["SubCode"].as_str().unwrap().to_owned(),
+                face,
+            )
+        }
+    };
+    let photinus = [("Model", "PHOTINUS_LIVENESS")];
+    let (done, issued, tid) = live_round(&s, &m, &photinus, |_| {}, 41).await;
+    assert_eq!(done["outcome"], "done", "{done}");
+    assert_eq!(issued["colours"].as_array().unwrap().len(), idv_liveness::flash::SEQUENCE_LEN, "{issued}");
+    assert_eq!(issued["colour_ms"], idv_liveness::flash::COLOUR_MS, "{issued}");
+    let (passed, sub, face) = result(tid).await;
+    assert_eq!((passed.as_str(), sub.as_str(), face["faceAttack"].as_str()), ("Y", "200", Some("N")), "{face}");
+
+    // The frames follow the complementary colours: a capture made for another sequence.
+    let complement = |c: &mut Value| {
+        for colour in c["colours"].as_array_mut().unwrap() {
+            let rgb = idv_liveness::parse_colour(colour.as_str().unwrap()).unwrap();
+            *colour = Value::from(format!("#{:02x}{:02x}{:02x}", 255 - rgb[0], 255 - rgb[1], 255 - rgb[2]));
+        }
+    };
+    let (done, _, tid) = live_round(&s, &m, &photinus, complement, 42).await;
+    assert_eq!(done["outcome"], "done", "{done}");
+    let (passed, sub, face) = result(tid).await;
+    assert_eq!((passed.as_str(), sub.as_str(), face["faceAttack"].as_str()), ("N", "205", Some("Y")), "{face}");
+    assert!(face["livenessReasons"].to_string().contains("colour_mismatch"), "{face}");
+
+    let template = [("Model", "TEMPLATE"), ("TemplateConfig", "02,04"), ("TemplateType", "Seq")];
+    let (done, issued, tid) = live_round(&s, &m, &template, |_| {}, 43).await;
+    assert_eq!(issued["actions"], serde_json::json!(["open_mouth", "head_right"]), "{issued}");
+    assert_eq!(done["outcome"], "done", "{done}");
+    let (passed, sub, _) = result(tid).await;
+    assert_eq!((passed.as_str(), sub.as_str()), ("Y", "200"));
+
+    // The actions in the wrong order: not evidence of an attack, the user is asked again with a new challenge.
+    let reverse = |c: &mut Value| {
+        let mut a = c["actions"].as_array().unwrap().clone();
+        a.reverse();
+        c["actions"] = Value::from(a);
+    };
+    let (retake, _, _) = live_round(&s, &m, &template, reverse, 44).await;
+    assert_eq!(
+        (retake["outcome"].as_str(), retake["reason_code"].as_str()),
+        (Some("retake"), Some("LIVENESS_ACTION_ORDER")),
+        "{retake}"
+    );
+    assert!(retake["next"]["challenge"]["actions"].is_array(), "a new challenge comes with the retake: {retake}");
     s.stop().await;
 }

@@ -36,9 +36,16 @@ pub enum StoreError {
     Corrupt(String),
     #[error("not found: {0}")]
     NotFound(String),
+    /// The caller passed something the store refuses to take, e.g. more items than one call may carry.
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// The most frame digests one [`Store::register_frame_digests`] call may carry: bounds the write transaction
+/// (and the statement's parameter count) whatever the caller sends.
+pub const MAX_FRAME_DIGESTS_PER_CALL: usize = 256;
 
 /// Everything the server persists. Implementations must be safe to share between requests and, for the
 /// multi-instance backends, between processes: replay protection and state transitions are decided by the
@@ -61,6 +68,28 @@ pub trait Store: Send + Sync + 'static {
     async fn consume_nonce(&self, access_key_id: &str, nonce: &str, expires_at: i64) -> Result<bool>;
     /// Deletes expired nonces; returns how many.
     async fn purge_expired_nonces(&self, now: i64) -> Result<u64>;
+
+    /// Registers the SHA-256 digests of liveness frames submitted in `transaction_id`, so that frames already
+    /// seen in *another* transaction (a previous session replayed, re-MACed under a new device credential) are
+    /// recognised: the device MAC proves who sent a frame, not that the camera captured it just now.
+    ///
+    /// All or nothing, in one write transaction: if any digest is registered, and not yet expired at `now`, to a
+    /// different transaction, nothing is registered and that transaction's id is returned. Otherwise every digest
+    /// is registered to `transaction_id` until `expires_at` and `None` is returned. Digests this transaction
+    /// already registered are left as they are, so resending the same round is idempotent; an expired digest of
+    /// another transaction, not yet purged, blocks nothing and is taken over, as nonces are.
+    ///
+    /// More than [`MAX_FRAME_DIGESTS_PER_CALL`] digests is refused with [`StoreError::InvalidInput`].
+    async fn register_frame_digests(
+        &self,
+        transaction_id: &str,
+        digests: &[[u8; 32]],
+        now: i64,
+        expires_at: i64,
+    ) -> Result<Option<String>>;
+    /// Deletes frame digests expired at `now`; returns how many. Like nonces, they only need to live as long as a
+    /// replay could still be accepted.
+    async fn purge_expired_frame_digests(&self, now: i64) -> Result<u64>;
 
     async fn create_transaction(&self, tx: NewTransaction) -> Result<()>;
     /// A transaction as seen by one merchant: another merchant's transaction is `None`.
@@ -105,7 +134,9 @@ pub trait Store: Send + Sync + 'static {
     async fn blob_of_kind(&self, transaction_id: &str, kind: &str) -> Result<Option<String>>;
 
     /// Crypto-shreds a transaction: its data key and blobs are destroyed, so options, verdict and images can no
-    /// longer be opened anywhere, backups included. The row stays, in its state, for accounting.
+    /// longer be opened anywhere, backups included. The row stays, in its state, for accounting. Its frame
+    /// digests stay too, until they expire: they hold no personal data and keep protecting other sessions from a
+    /// replay of its frames.
     async fn shred_transaction(&self, id: &str) -> Result<()>;
 
     /// Cheap liveness check of the backing database, for /healthz.

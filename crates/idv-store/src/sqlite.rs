@@ -14,12 +14,15 @@ use zeroize::Zeroizing;
 
 use crate::blobs::BlobDir;
 use crate::{
-    AccessKey, AuthKey, DeviceSession, Merchant, NewTransaction, Result, RoundUpdate, Store, StoreError, Transaction,
-    TxState,
+    AccessKey, AuthKey, DeviceSession, MAX_FRAME_DIGESTS_PER_CALL, Merchant, NewTransaction, Result, RoundUpdate,
+    Store, StoreError, Transaction, TxState,
 };
 
-const MIGRATIONS: &[(i64, &str)] =
-    &[(1, include_str!("../migrations/0001_init.sql")), (2, include_str!("../migrations/0002_device.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/0001_init.sql")),
+    (2, include_str!("../migrations/0002_device.sql")),
+    (3, include_str!("../migrations/0003_frame_digests.sql")),
+];
 
 pub struct SqliteStore {
     /// One connection for every write. SQLite admits one writer at a time anyway; queueing writers in the pool
@@ -297,6 +300,65 @@ impl Store for SqliteStore {
 
     async fn purge_expired_nonces(&self, now: i64) -> Result<u64> {
         let r = sqlx::query("DELETE FROM nonces WHERE expires_at <= ?").bind(now).execute(&self.writer).await?;
+        Ok(r.rows_affected())
+    }
+
+    async fn register_frame_digests(
+        &self,
+        transaction_id: &str,
+        digests: &[[u8; 32]],
+        now: i64,
+        expires_at: i64,
+    ) -> Result<Option<String>> {
+        if digests.len() > MAX_FRAME_DIGESTS_PER_CALL {
+            return Err(StoreError::InvalidInput(format!(
+                "{} frame digests in one call, at most {MAX_FRAME_DIGESTS_PER_CALL}",
+                digests.len()
+            )));
+        }
+        if digests.is_empty() {
+            return Ok(None);
+        }
+        // BEGIN IMMEDIATE takes the write lock before the check, so no other writer (another process included)
+        // can register one of these digests between the check and the inserts.
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let placeholders = vec!["?"; digests.len()].join(", ");
+        let sql = format!(
+            "SELECT transaction_id FROM frame_digests WHERE digest IN ({placeholders}) AND transaction_id <> ? \
+             AND expires_at > ? ORDER BY seen_at LIMIT 1"
+        );
+        // Only the placeholder count varies; every value is bound.
+        let mut q = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql));
+        for d in digests {
+            q = q.bind(d.to_vec());
+        }
+        let other = q.bind(transaction_id).bind(now).fetch_optional(&mut *tx).await?;
+        if other.is_some() {
+            tx.rollback().await?;
+            return Ok(other);
+        }
+        for d in digests {
+            // Same transaction and unexpired: left alone (an idempotent resend). Expired, whoever registered it:
+            // taken over, so a digest lingering until the next purge neither blocks nor escapes registration.
+            sqlx::query(
+                "INSERT INTO frame_digests (digest, transaction_id, seen_at, expires_at) VALUES (?, ?, ?, ?) \
+                 ON CONFLICT (digest) DO UPDATE SET transaction_id = excluded.transaction_id, seen_at = excluded.seen_at, \
+                 expires_at = excluded.expires_at WHERE frame_digests.expires_at <= ?",
+            )
+            .bind(d.to_vec())
+            .bind(transaction_id)
+            .bind(now)
+            .bind(expires_at)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(None)
+    }
+
+    async fn purge_expired_frame_digests(&self, now: i64) -> Result<u64> {
+        let r = sqlx::query("DELETE FROM frame_digests WHERE expires_at <= ?").bind(now).execute(&self.writer).await?;
         Ok(r.rows_affected())
     }
 

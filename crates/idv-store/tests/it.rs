@@ -170,3 +170,74 @@ async fn device_sessions_bind_once_and_rounds_are_atomic_with_the_verdict() {
     store.create_transaction(new_tx(late, &a.id)).await.unwrap();
     assert!(!store.start_device_session(late, "s", b"x", 5000).await.unwrap());
 }
+
+/// A distinct stand-in for a frame's SHA-256.
+fn digest(n: u32) -> [u8; 32] {
+    let mut d = [0xa5; 32];
+    d[..4].copy_from_slice(&n.to_be_bytes());
+    d
+}
+
+#[tokio::test]
+async fn frame_digests_belong_to_one_transaction() {
+    let (_dir, store, _) = fresh().await;
+    let far = i64::MAX / 2;
+    let (d1, d2, d3, d4, d5, d6) = (digest(1), digest(2), digest(3), digest(4), digest(5), digest(6));
+    assert_eq!(store.register_frame_digests("tx_a", &[d1, d2, d3], 10, far).await.unwrap(), None);
+    assert_eq!(store.register_frame_digests("tx_a", &[d1, d2, d3], 11, far).await.unwrap(), None, "resend is fine");
+    assert_eq!(store.register_frame_digests("tx_a", &[d3, d4, d4], 12, far).await.unwrap(), None, "partial resend");
+
+    // One replayed frame is enough to name the transaction it came from.
+    assert_eq!(store.register_frame_digests("tx_b", &[d5, d6, d1], 13, far).await.unwrap().as_deref(), Some("tx_a"));
+    assert_eq!(store.register_frame_digests("tx_b", &[d4], 13, far).await.unwrap().as_deref(), Some("tx_a"));
+    // ... and nothing of the refused call was registered: a third transaction can still claim d5 and d6.
+    assert_eq!(store.register_frame_digests("tx_c", &[d5, d6], 14, far).await.unwrap(), None);
+    assert_eq!(store.register_frame_digests("tx_b", &[d6], 15, far).await.unwrap().as_deref(), Some("tx_c"));
+    assert_eq!(store.register_frame_digests("tx_b", &[], 15, far).await.unwrap(), None);
+
+    // Shredding a transaction keeps its digests: they still protect other sessions.
+    let m = store.create_merchant("A").await.unwrap();
+    let tid = "0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f";
+    store.create_transaction(new_tx(tid, &m.id)).await.unwrap();
+    assert_eq!(store.register_frame_digests(tid, &[digest(7)], 16, far).await.unwrap(), None);
+    store.shred_transaction(tid).await.unwrap();
+    assert_eq!(store.register_frame_digests("tx_d", &[digest(7)], 17, far).await.unwrap().as_deref(), Some(tid));
+}
+
+#[tokio::test]
+async fn frame_digests_expire_and_are_purged() {
+    let (_dir, store, _) = fresh().await;
+    let (d1, d2, d3) = (digest(1), digest(2), digest(3));
+    assert_eq!(store.register_frame_digests("tx_a", &[d1, d2], 100, 200).await.unwrap(), None);
+    assert_eq!(store.register_frame_digests("tx_a", &[d3], 100, 300).await.unwrap(), None);
+    assert_eq!(store.register_frame_digests("tx_b", &[d1], 199, 400).await.unwrap().as_deref(), Some("tx_a"));
+
+    // Expired but not yet purged: blocks nothing, and the new transaction takes it over.
+    assert_eq!(store.register_frame_digests("tx_b", &[d1], 200, 400).await.unwrap(), None);
+    assert_eq!(store.register_frame_digests("tx_c", &[d1], 201, 400).await.unwrap().as_deref(), Some("tx_b"));
+
+    assert_eq!(store.purge_expired_frame_digests(199).await.unwrap(), 0);
+    assert_eq!(store.purge_expired_frame_digests(300).await.unwrap(), 2, "d2 (expired at 200) and d3 (at 300)");
+    assert_eq!(store.purge_expired_frame_digests(300).await.unwrap(), 0);
+    assert_eq!(store.register_frame_digests("tx_c", &[d1], 399, 500).await.unwrap().as_deref(), Some("tx_b"));
+    assert_eq!(store.purge_expired_frame_digests(400).await.unwrap(), 1);
+    assert_eq!(
+        store.register_frame_digests("tx_c", &[d1, d2, d3], 100, 500).await.unwrap(),
+        None,
+        "purged rows are gone"
+    );
+}
+
+#[tokio::test]
+async fn frame_digests_per_call_are_bounded() {
+    let (_dir, store, _) = fresh().await;
+    let far = i64::MAX / 2;
+    let too_many: Vec<[u8; 32]> = (0..=MAX_FRAME_DIGESTS_PER_CALL as u32).map(digest).collect();
+    assert_eq!(too_many.len(), 257);
+    let refused = store.register_frame_digests("tx_a", &too_many, 10, far).await;
+    assert!(matches!(refused, Err(StoreError::InvalidInput(_))), "{refused:?}");
+    // Nothing of the refused call was registered, and exactly the maximum is accepted.
+    assert_eq!(store.register_frame_digests("tx_b", &too_many[..256], 11, far).await.unwrap(), None);
+    assert_eq!(store.register_frame_digests("tx_a", &too_many[256..], 12, far).await.unwrap(), None);
+    assert_eq!(store.register_frame_digests("tx_a", &too_many[255..], 13, far).await.unwrap().as_deref(), Some("tx_b"));
+}

@@ -121,8 +121,14 @@ impl CaptureSource for LiveHead {
             return self.files.capture(instruction);
         };
         let spec = idv_liveness::ChallengeSpec::from_protocol(challenge).map_err(|e| CaptureError(e.to_string()))?;
+        // A camera never delivers the same bytes twice; the server remembers frame digests across
+        // transactions, so each round's rendering is seeded by its single-use nonce.
         self.seed += 1;
-        let session = idv_liveness::synth::genuine(&self.portrait, &spec, self.seed);
+        let nonce_seed = instruction
+            .nonce
+            .bytes()
+            .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+        let session = idv_liveness::synth::genuine(&self.portrait, &spec, self.seed ^ nonce_seed);
         let frames = session.encode_jpeg(90).map_err(|e| CaptureError(e.to_string()))?;
         Ok(frames.into_iter().map(|(bytes, t_ms)| CapturedFrame { bytes, t_ms }).collect())
     }

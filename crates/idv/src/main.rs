@@ -13,6 +13,7 @@ mod bench;
 mod device_sim;
 mod doc_cli;
 mod face_cli;
+mod liveness_cli;
 mod merchant_demo;
 mod specimen_cli;
 
@@ -36,6 +37,11 @@ enum Command {
     Face {
         #[command(subcommand)]
         command: face_cli::FaceCommand,
+    },
+    /// The liveness engine: synthetic evaluation (BPCER, APCER per attack kind).
+    Liveness {
+        #[command(subcommand)]
+        command: liveness_cli::LivenessCommand,
     },
     /// Phone simulator: runs a whole verification against a merchant server, with images from files.
     Device(device_sim::DeviceArgs),
@@ -356,6 +362,7 @@ fn main() -> std::process::ExitCode {
             Command::Doc { command } => tokio::task::spawn_blocking(move || doc_cli::run(command)).await?,
             Command::Specimen(args) => tokio::task::spawn_blocking(move || specimen_cli::run(args)).await?,
             Command::Face { command } => tokio::task::spawn_blocking(move || face_cli::run(command)).await?,
+            Command::Liveness { command } => tokio::task::spawn_blocking(move || liveness_cli::run(command)).await?,
             Command::Bench { command: BenchCommand::Rpc { seconds, concurrency } } => {
                 if seconds == 0 || concurrency == 0 || concurrency > 1024 {
                     bail!("--seconds must be positive and --concurrency 1-1024");

@@ -214,6 +214,35 @@ fn face_cli_compares_and_evaluates() {
     assert!(eval.contains("false non-matches: 0 of"), "{eval}");
 }
 
+/// The liveness evaluation command on two portraits (a quarter of the default set, to keep CI short): every
+/// genuine session passes and no attack is accepted; the report says the data is synthetic.
+#[test]
+fn liveness_eval_cli_rejects_every_attack_and_no_genuine_user() {
+    let root = repo_root();
+    let out = Command::new(env!("CARGO_BIN_EXE_idv"))
+        .args(["liveness", "eval", "--json", "--portraits", "astronaut.png,biden.jpg", "--threads", "2"])
+        .env("IDV_ASSETS_DIR", &root)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(report["data"].as_str().unwrap().starts_with("SYNTHETIC"), "{report}");
+    assert_eq!(report["genuine_attempts"], 12, "{report}");
+    assert_eq!(report["genuine_rejected"], 0, "genuine sessions rejected: {report:#}");
+    let attacks = report["attacks"].as_array().unwrap();
+    assert_eq!(attacks.len(), 9);
+    for a in attacks {
+        assert!(a["attempts"].as_u64().unwrap() >= 1, "{a}");
+        assert_eq!(a["accepted"], 0, "attack accepted: {a} in {report:#}");
+    }
+    let bad = Command::new(env!("CARGO_BIN_EXE_idv"))
+        .args(["liveness", "eval", "--portraits", "astronaut.png"])
+        .env("IDV_ASSETS_DIR", &root)
+        .output()
+        .unwrap();
+    assert!(!bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("at least two"));
+}
+
 /// `idv device` and `idv merchant-demo` as processes: the contracts scripts rely on (first stdout line, exit
 /// codes). The three-process flow against a real server lives with the server's device API tests.
 mod app_flow_cli {

@@ -30,8 +30,7 @@ use crate::verdict::ReasonCode;
 /// Sensor noise of the rendered frames, grey levels.
 pub const NOISE_SIGMA: f32 = 2.0;
 
-/// Saturated screen colours for flash challenges.
-pub const PALETTE: [[u8; 3]; 6] = [[255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 0], [0, 255, 255], [255, 0, 255]];
+pub use crate::flash::PALETTE;
 
 /// A rendered capture and the challenge it is to be verified against.
 #[derive(Debug, Clone)]
@@ -58,17 +57,16 @@ pub fn encode_jpeg(img: &DecodedImage, quality: u8) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-/// A random challenge over `actions` (in the given order) with `colours` flash colours (no colour twice in a
-/// row), 100 ms cadence and 3 s per action.
+/// A random challenge over `actions` (in the given order) with `colours` flash colours drawn as the server
+/// draws them, each held [`crate::flash::COLOUR_MS`], 100 ms cadence and 3 s per action.
 pub fn challenge(actions: &[Action], colours: usize, rng: &mut Rng) -> ChallengeSpec {
-    let mut cs: Vec<[u8; 3]> = Vec::with_capacity(colours);
-    while cs.len() < colours {
-        let c = PALETTE[(rng.next_u64() % PALETTE.len() as u64) as usize];
-        if cs.last() != Some(&c) {
-            cs.push(c);
-        }
+    ChallengeSpec {
+        actions: actions.to_vec(),
+        colours: crate::flash::colour_sequence(colours, || rng.next_u64()),
+        colour_ms: crate::flash::COLOUR_MS,
+        frame_interval_ms: 100,
+        action_window_ms: 3000,
     }
-    ChallengeSpec { actions: actions.to_vec(), colours: cs, frame_interval_ms: 100, action_window_ms: 3000 }
 }
 
 fn trapezoid(t: f32, up: f32, hold: f32, down: f32) -> f32 {
@@ -118,7 +116,10 @@ pub fn script(spec: &ChallengeSpec, order: &[Action], rng: &mut Rng) -> Vec<(u32
         acts.push((a, t, u, h, d, amp));
         t += u + h + d;
     }
-    let end = (t + rng.range(250.0, 400.0)).max(t_first + (spec.colours.len() as f32 + 1.0) * e);
+    // The screen and the camera lag: the face shows a colour this long after the device put it on screen.
+    let latency = rng.range(0.0, 120.0);
+    let flash_ms = spec.colours.len() as f32 * spec.colour_ms as f32;
+    let end = (t + rng.range(250.0, 400.0)).max(t_first + flash_ms + latency + e);
     let phase: [f32; 5] = std::array::from_fn(|_| rng.range(0.0, std::f32::consts::TAU));
     let mut frames = Vec::new();
     let mut tf = t_first;
@@ -132,7 +133,7 @@ pub fn script(spec: &ChallengeSpec, order: &[Action], rng: &mut Rng) -> Vec<(u32
             roll: 1.0 * w(2700.0, 2),
             tx: 2.0 * w(1900.0, 3),
             ty: 1.5 * w(2900.0, 4),
-            flash: spec.colour_at(t0, ms),
+            flash: spec.colour_at(t0, (tf - latency).max(0.0).round() as u32),
             ..HeadState::default()
         };
         for &(a, start, u, h, d, amp) in &acts {
@@ -178,6 +179,9 @@ pub enum AttackKind {
     TiltedPhoto,
     /// A genuine capture made for another challenge (other colours), submitted again.
     Replay,
+    /// A video of the user performing the right actions, shown on a screen (or a photo) held in front of the
+    /// camera: the flashed colours light the picture as a whole, face and surroundings alike.
+    ScreenReplay,
     /// A genuine user performing the actions in another order (reversed).
     WrongOrder,
     /// Another person's face replaces the user's halfway through.
@@ -191,10 +195,11 @@ pub enum AttackKind {
 }
 
 impl AttackKind {
-    pub const ALL: [AttackKind; 8] = [
+    pub const ALL: [AttackKind; 9] = [
         AttackKind::StaticPhoto,
         AttackKind::TiltedPhoto,
         AttackKind::Replay,
+        AttackKind::ScreenReplay,
         AttackKind::WrongOrder,
         AttackKind::IdentitySwap,
         AttackKind::DuplicateFrames,
@@ -207,6 +212,7 @@ impl AttackKind {
             AttackKind::StaticPhoto => "static_photo",
             AttackKind::TiltedPhoto => "tilted_photo",
             AttackKind::Replay => "replay",
+            AttackKind::ScreenReplay => "screen_replay",
             AttackKind::WrongOrder => "wrong_order",
             AttackKind::IdentitySwap => "identity_swap",
             AttackKind::DuplicateFrames => "duplicate_frames",
@@ -220,7 +226,7 @@ impl AttackKind {
         match self {
             AttackKind::StaticPhoto => ReasonCode::ActionMissing,
             AttackKind::TiltedPhoto => ReasonCode::PlanarMotion,
-            AttackKind::Replay => ReasonCode::ColourMismatch,
+            AttackKind::Replay | AttackKind::ScreenReplay => ReasonCode::ColourMismatch,
             AttackKind::WrongOrder => ReasonCode::ActionOrder,
             AttackKind::IdentitySwap => ReasonCode::IdentityChanged,
             AttackKind::DuplicateFrames => ReasonCode::DuplicateFrames,
@@ -233,7 +239,7 @@ impl AttackKind {
     /// from its original, a wrong order needs two actions, a tilted photo imitates a head turn).
     pub fn applies_to(self, spec: &ChallengeSpec) -> bool {
         match self {
-            AttackKind::Replay => spec.colours.len() >= 4,
+            AttackKind::Replay | AttackKind::ScreenReplay => spec.colours.len() >= 4,
             AttackKind::WrongOrder => spec.actions.len() >= 2,
             AttackKind::TiltedPhoto => spec.actions.iter().any(|a| matches!(a, Action::HeadLeft | Action::HeadRight)),
             _ => true,
@@ -314,6 +320,10 @@ pub fn attack(kind: AttackKind, p: &Portrait, other: &Portrait, spec: &Challenge
             let earlier = challenge(&spec.actions, spec.colours.len(), &mut Rng::new(seed.wrapping_add(77)));
             genuine(p, &earlier, seed.wrapping_add(1)).frames
         }
+        AttackKind::ScreenReplay => script(spec, &spec.actions, &mut rng)
+            .into_iter()
+            .map(|(t_ms, st)| FrameInput { image: p.render_lit(&st, &mut rng, NOISE_SIGMA, 0.15, 0.15), t_ms })
+            .collect(),
         AttackKind::WrongOrder => {
             let order: Vec<Action> = spec.actions.iter().rev().copied().collect();
             script(spec, &order, &mut rng)

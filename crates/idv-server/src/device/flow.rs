@@ -9,6 +9,7 @@ use idv_protocol::device::{
 };
 use idv_protocol::{MetaInfo, Step};
 use idv_store::{RoundUpdate, TxState};
+use rand::Rng;
 use rand::seq::IndexedRandom;
 use serde::{Deserialize, Serialize};
 
@@ -66,13 +67,12 @@ fn frames_for(ch: Option<&Challenge>) -> u32 {
         // A settled baseline, then each action and each colour in its window.
         Some(c) => {
             let per_action = c.action_window_ms / c.frame_interval_ms.max(1);
-            (5 + per_action * c.actions.len() as u32 + 3 * c.colours.len() as u32).min(MAX_FRAMES as u32)
+            let flash = c.colours.len() as u32 * c.colour_ms / c.frame_interval_ms.max(1);
+            (5 + per_action * c.actions.len() as u32 + flash).min(MAX_FRAMES as u32)
         }
         None => 5,
     }
 }
-
-const PALETTE: &[&str] = &["#ff0000", "#00ff00", "#0000ff", "#ffff00", "#ff00ff", "#00ffff", "#ffffff"];
 
 /// Draws the challenge when the face step starts (not before), so frames cannot be prepared in advance.
 fn challenge(options: &TransactionOptions) -> Option<Challenge> {
@@ -85,14 +85,10 @@ fn challenge(options: &TransactionOptions) -> Option<Challenge> {
         actions = actions.choose_multiple(&mut rng, n).copied().collect();
     }
     let colours = if live.needs_flash() {
-        let mut seq: Vec<String> = Vec::new();
-        while seq.len() < 4 {
-            let c = PALETTE.choose(&mut rng).expect("palette is not empty").to_string();
-            if seq.last() != Some(&c) {
-                seq.push(c);
-            }
-        }
-        seq
+        idv_liveness::flash::colour_sequence(idv_liveness::flash::SEQUENCE_LEN, || rng.random())
+            .iter()
+            .map(|c| format!("#{:02x}{:02x}{:02x}", c[0], c[1], c[2]))
+            .collect()
     } else {
         Vec::new()
     };
@@ -102,8 +98,9 @@ fn challenge(options: &TransactionOptions) -> Option<Challenge> {
     Some(Challenge {
         actions: actions.iter().map(name).collect(),
         colours,
+        colour_ms: idv_liveness::flash::COLOUR_MS,
         frame_interval_ms: 100,
-        action_window_ms: 1500,
+        action_window_ms: 3000,
     })
 }
 
