@@ -62,31 +62,13 @@ pub fn warp(img: &DecodedImage, m: &Affine) -> Vec<u8> {
     // Inverse map: crop pixel -> picture coordinate.
     let (ia, ib, ic, id) = (d / det, -b / det, -c / det, a / det);
     let (itx, ity) = (-(ia * tx + ib * ty), -(ic * tx + id * ty));
-    let (w, h) = (img.width() as i64, img.height() as i64);
-    let src = img.rgb();
     let mut out = vec![0u8; ALIGNED_SIZE * ALIGNED_SIZE * 3];
     for v in 0..ALIGNED_SIZE {
         for u in 0..ALIGNED_SIZE {
             let (uf, vf) = (u as f64, v as f64);
             let x = ia * uf + ib * vf + itx;
             let y = ic * uf + id * vf + ity;
-            let (x0, y0) = (x.floor(), y.floor());
-            let (fx, fy) = (x - x0, y - y0);
-            let (x0, y0) = (x0 as i64, y0 as i64);
-            let mut acc = [0.0f64; 3];
-            for (dy, wy) in [(0, 1.0 - fy), (1, fy)] {
-                for (dx, wx) in [(0, 1.0 - fx), (1, fx)] {
-                    let (sx, sy) = (x0 + dx, y0 + dy);
-                    if sx < 0 || sy < 0 || sx >= w || sy >= h {
-                        continue;
-                    }
-                    let weight = wx * wy;
-                    let i = ((sy * w + sx) * 3) as usize;
-                    for ch in 0..3 {
-                        acc[ch] += weight * f64::from(src[i + ch]);
-                    }
-                }
-            }
+            let acc = img.bilinear(x as f32, y as f32);
             let o = (v * ALIGNED_SIZE + u) * 3;
             for ch in 0..3 {
                 out[o + ch] = acc[ch].round().clamp(0.0, 255.0) as u8;

@@ -78,7 +78,7 @@ impl ChallengeSpec {
     pub fn to_protocol(&self) -> Challenge {
         Challenge {
             actions: self.actions.iter().map(|a| a.name().to_string()).collect(),
-            colours: self.colours.iter().map(|c| format!("#{:02x}{:02x}{:02x}", c[0], c[1], c[2])).collect(),
+            colours: self.colours.iter().map(|&c| colour_hex(c)).collect(),
             colour_ms: self.colour_ms,
             frame_interval_ms: self.frame_interval_ms,
             action_window_ms: self.action_window_ms,
@@ -103,6 +103,11 @@ impl ChallengeSpec {
         let i = (t_ms.checked_sub(t0_ms)? / self.colour_ms.max(1)) as usize;
         self.colours.get(i).copied()
     }
+}
+
+/// RGB to `#rrggbb`, the protocol's form.
+pub fn colour_hex(c: [u8; 3]) -> String {
+    format!("#{:02x}{:02x}{:02x}", c[0], c[1], c[2])
 }
 
 /// `#rrggbb` to RGB.

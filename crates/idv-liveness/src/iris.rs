@@ -8,7 +8,7 @@ use std::sync::Arc;
 use idv_vision::{DecodedImage, Model, TensorView, VisionError};
 
 use crate::error::Result;
-use crate::mesh::{bilinear, idx};
+use crate::mesh::idx;
 
 const SIDE: usize = 64;
 /// Crop side relative to the eye-corner distance (MediaPipe's iris ROI).
@@ -86,7 +86,7 @@ fn sample(img: &DecodedImage, centre: [f32; 2], side: f32, angle: f32, flip: boo
             let (du, dv) = if flip { (du, -dv) } else { (du, dv) };
             let x = centre[0] + c * du - sn * dv;
             let y = centre[1] + sn * du + c * dv;
-            let px = bilinear(img, x - 0.5, y - 0.5);
+            let px = img.bilinear(x - 0.5, y - 0.5);
             let o = (v * SIDE + u) * 3;
             for ch in 0..3 {
                 out[o + ch] = px[ch] / 255.0;

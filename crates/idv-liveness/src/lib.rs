@@ -15,7 +15,7 @@ pub mod planar;
 pub mod synth;
 mod verdict;
 
-pub use challenge::{Action, ChallengeSpec, parse_colour};
+pub use challenge::{Action, ChallengeSpec, colour_hex, parse_colour};
 pub use decide::{Thresholds, decide};
 pub use engine::{
     FACE_MESH_ASSET, FACE_MESH_SHA256, FaceObservation, FrameInput, FrameObservation, IRIS_ASSET, IRIS_SHA256,

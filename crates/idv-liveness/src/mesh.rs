@@ -178,7 +178,7 @@ fn sample_crop(img: &DecodedImage, crop: &Crop) -> Vec<f32> {
                 for sx in 0..n {
                     let (uu, vv) = (u as f32 + (sx as f32 + 0.5) / n as f32, v as f32 + (sy as f32 + 0.5) / n as f32);
                     let [x, y] = crop.to_picture(uu, vv);
-                    let px = bilinear(img, x - 0.5, y - 0.5);
+                    let px = img.bilinear(x - 0.5, y - 0.5);
                     for c in 0..3 {
                         acc[c] += px[c];
                     }
@@ -191,28 +191,4 @@ fn sample_crop(img: &DecodedImage, crop: &Crop) -> Vec<f32> {
         }
     }
     out
-}
-
-/// Bilinear sample at pixel-index coordinates (pixel centres at integers); black outside the picture.
-pub fn bilinear(img: &DecodedImage, x: f32, y: f32) -> [f32; 3] {
-    let (w, h) = (img.width() as i64, img.height() as i64);
-    let (x0, y0) = (x.floor(), y.floor());
-    let (fx, fy) = (x - x0, y - y0);
-    let (x0, y0) = (x0 as i64, y0 as i64);
-    let rgb = img.rgb();
-    let mut acc = [0.0f32; 3];
-    for (dy, wy) in [(0, 1.0 - fy), (1, fy)] {
-        for (dx, wx) in [(0, 1.0 - fx), (1, fx)] {
-            let (sx, sy) = (x0 + dx, y0 + dy);
-            if sx < 0 || sy < 0 || sx >= w || sy >= h {
-                continue;
-            }
-            let wgt = wx * wy;
-            let i = ((sy * w + sx) * 3) as usize;
-            for c in 0..3 {
-                acc[c] += wgt * f32::from(rgb[i + c]);
-            }
-        }
-    }
-    acc
 }

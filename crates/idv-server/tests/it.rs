@@ -715,7 +715,17 @@ struct Device {
 
 impl Device {
     async fn for_new_transaction(s: &Server, m: &Merchant, product: &str) -> (Device, String) {
-        let r = call(s, m, "Initialize", &init_params(product, META_ANDROID)).await;
+        Self::initialized(s, m, &init_params(product, META_ANDROID), &map(&[])).await
+    }
+
+    /// Initializes a transaction with these query parameters and form body; the device holds its configuration.
+    async fn initialized(
+        s: &Server,
+        m: &Merchant,
+        params: &[(&str, &str)],
+        body: &BTreeMap<String, String>,
+    ) -> (Device, String) {
+        let r = call_signed(s, m, "Initialize", &map(params), body, &nonce()).await;
         assert_eq!(r.status, 200, "{}", r.json);
         let token = r.json["Result"]["ClientCfg"].as_str().unwrap().to_owned();
         let cfg = ClientConfig::read_unverified(&token).unwrap();
@@ -1015,20 +1025,14 @@ async fn face_liveness_against_a_merchant_reference_face() {
     let m = s.merchant("A").await;
     for (reference, passed, sub) in [("astronaut.png", "Y", "200"), ("grace_hopper.jpg", "N", "204")] {
         let body = map(&[("FacePictureBase64", face_b64(reference).as_str())]);
-        let r =
-            call_signed(&s, &m, "Initialize", &map(&init_params("FACE_LIVENESS", META_ANDROID)), &body, &nonce()).await;
-        assert_eq!(r.status, 200, "{}", r.json);
-        let token = r.json["Result"]["ClientCfg"].as_str().unwrap().to_owned();
-        let cfg = ClientConfig::read_unverified(&token).unwrap();
-        let cred = base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, &cfg.cred).unwrap();
-        let mut dev = Device { cfg: token, api: cfg.api, cred, session: String::new() };
+        let (mut dev, tid) = Device::initialized(&s, &m, &init_params("FACE_LIVENESS", META_ANDROID), &body).await;
         let next = dev.start().await["next"].clone();
         let frames = live_frames("astronaut.png", &next["challenge"], u64::from(passed == "Y"));
         let body =
             serde_json::json!({"round": next["round"], "nonce": next["nonce"], "step": "FACE", "frames": frames});
         let (st, done) = dev.post("round", &body).await;
         assert_eq!((st, done["outcome"].as_str()), (200, Some("done")), "{done}");
-        let c = call(&s, &m, "CheckResult", &[("MerchantBizId", "biz0001"), ("TransactionId", &cfg.tid)]).await;
+        let c = call(&s, &m, "CheckResult", &[("MerchantBizId", "biz0001"), ("TransactionId", &tid)]).await;
         assert_eq!(
             (c.json["Result"]["Passed"].as_str(), c.json["Result"]["SubCode"].as_str()),
             (Some(passed), Some(sub)),
@@ -1051,27 +1055,20 @@ async fn frames_replayed_into_another_transaction_are_an_attack() {
     let mut first_frames: Option<Vec<Value>> = None;
     let mut first_tid = String::new();
     for round in 0..2 {
-        let r =
-            call_signed(&s, &m, "Initialize", &map(&init_params("FACE_LIVENESS", META_ANDROID)), &map(&[]), &nonce())
-                .await;
-        assert_eq!(r.status, 200, "{}", r.json);
-        let token = r.json["Result"]["ClientCfg"].as_str().unwrap().to_owned();
-        let cfg = ClientConfig::read_unverified(&token).unwrap();
-        let cred = base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, &cfg.cred).unwrap();
-        let mut dev = Device { cfg: token, api: cfg.api, cred, session: String::new() };
+        let (mut dev, tid) = Device::for_new_transaction(&s, &m, "FACE_LIVENESS").await;
         let next = dev.start().await["next"].clone();
         let frames = first_frames.get_or_insert_with(|| live_frames("obama.jpg", &next["challenge"], 9)).clone();
         let body =
             serde_json::json!({"round": next["round"], "nonce": next["nonce"], "step": "FACE", "frames": frames});
         let (st, done) = dev.post("round", &body).await;
         assert_eq!((st, done["outcome"].as_str()), (200, Some("done")), "{done}");
-        let c = call(&s, &m, "CheckResult", &[("MerchantBizId", "biz0001"), ("TransactionId", &cfg.tid)]).await;
+        let c = call(&s, &m, "CheckResult", &[("MerchantBizId", "biz0001"), ("TransactionId", &tid)]).await;
         let face: Value = serde_json::from_str(c.json["Result"]["ExtFaceInfo"].as_str().unwrap()).unwrap();
         let verdict = (c.json["Result"]["Passed"].as_str(), c.json["Result"]["SubCode"].as_str());
         if round == 0 {
             assert_eq!(verdict, (Some("Y"), Some("200")), "{}", c.json);
             assert_eq!(face["faceAttack"], "N", "{face}");
-            first_tid = cfg.tid.clone();
+            first_tid = tid.clone();
         } else {
             assert_eq!(verdict, (Some("N"), Some("205")), "{}", c.json);
             assert_eq!(face["faceAttack"], "Y", "{face}");
@@ -1093,12 +1090,7 @@ async fn live_round(
     seed: u64,
 ) -> (Value, Value, String) {
     let params = [init_params("FACE_LIVENESS", META_ANDROID), extra.to_vec()].concat();
-    let r = call_signed(s, m, "Initialize", &map(&params), &map(&[]), &nonce()).await;
-    assert_eq!(r.status, 200, "{}", r.json);
-    let token = r.json["Result"]["ClientCfg"].as_str().unwrap().to_owned();
-    let cfg = ClientConfig::read_unverified(&token).unwrap();
-    let cred = base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, &cfg.cred).unwrap();
-    let mut dev = Device { cfg: token, api: cfg.api, cred, session: String::new() };
+    let (mut dev, tid) = Device::initialized(s, m, &params, &map(&[])).await;
     let next = dev.start().await["next"].clone();
     let issued = next["challenge"].clone();
     let mut answered = issued.clone();
@@ -1107,7 +1099,7 @@ async fn live_round(
     let body = serde_json::json!({"round": next["round"], "nonce": next["nonce"], "step": "FACE", "frames": frames});
     let (st, answer) = dev.post("round", &body).await;
     assert_eq!(st, 200, "{answer}");
-    (answer, issued, cfg.tid)
+    (answer, issued, tid)
 }
 
 /// The liveness models through the device flow: the server issues each model's challenge (10 held colours for
@@ -1141,7 +1133,7 @@ async fn liveness_models_issue_and_verify_their_challenge() {
     let complement = |c: &mut Value| {
         for colour in c["colours"].as_array_mut().unwrap() {
             let rgb = idv_liveness::parse_colour(colour.as_str().unwrap()).unwrap();
-            *colour = Value::from(format!("#{:02x}{:02x}{:02x}", 255 - rgb[0], 255 - rgb[1], 255 - rgb[2]));
+            *colour = Value::from(idv_liveness::colour_hex(rgb.map(|v| 255 - v)));
         }
     };
     let (done, _, tid) = live_round(&s, &m, &photinus, complement, 42).await;

@@ -274,7 +274,7 @@ fn photo_view(p: &Portrait, theta: f32, tx: f32, ty: f32) -> Vec<u8> {
                 out[k..k + 3].copy_from_slice(&wall);
                 continue;
             }
-            let px = crate::mesh::bilinear(img, sx - 0.5, sy - 0.5);
+            let px = img.bilinear(sx - 0.5, sy - 0.5);
             for ch in 0..3 {
                 out[k + ch] = px[ch].round().clamp(0.0, 255.0) as u8;
             }

@@ -5,8 +5,6 @@
 
 use idv_vision::DecodedImage;
 
-use crate::mesh::bilinear;
-
 /// A triangulated set of control points over a source picture.
 #[derive(Debug, Clone)]
 pub struct WarpMesh {
@@ -61,7 +59,7 @@ impl WarpMesh {
                     zbuf[k] = depth;
                     let sx = l0 * sa[0] + l1 * sb[0] + l2 * sc[0];
                     let sy = l0 * sa[1] + l1 * sb[1] + l2 * sc[1];
-                    let p = bilinear(img, sx - 0.5, sy - 0.5);
+                    let p = img.bilinear(sx - 0.5, sy - 0.5);
                     for ch in 0..3 {
                         out[k * 3 + ch] = p[ch].round().clamp(0.0, 255.0) as u8;
                     }

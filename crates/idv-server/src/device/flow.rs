@@ -86,8 +86,8 @@ fn challenge(options: &TransactionOptions) -> Option<Challenge> {
     }
     let colours = if live.needs_flash() {
         idv_liveness::flash::colour_sequence(idv_liveness::flash::SEQUENCE_LEN, || rng.random())
-            .iter()
-            .map(|c| format!("#{:02x}{:02x}{:02x}", c[0], c[1], c[2]))
+            .into_iter()
+            .map(idv_liveness::colour_hex)
             .collect()
     } else {
         Vec::new()
