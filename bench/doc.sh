@@ -37,7 +37,7 @@ PY
 fi
 export IDV_TESSDATA_OCRB="$tessdata"
 
-cargo build --release -p idv-doc --example doc_bench >&2
+cargo build --release -p idv-eval --example doc_bench >&2
 bin="$root/target/release/examples/doc_bench"
 dir="$(mktemp -d)"
 trap 'rm -rf -- "$dir"' EXIT

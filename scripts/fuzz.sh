@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Fuzzes request parsing + signature verification (fuzz/fuzz_targets/parse_verify.rs) on the stable toolchain.
 #   FUZZ_SECONDS=60 scripts/fuzz.sh            # default 60 s
-# Seeds: the six captured SDK requests of shared/spec/signature-vectors.json, written into fuzz/corpus/parse_verify
+# Seeds: the six captured SDK requests of crates/idv-api/tests/fixtures/signature-vectors.json, written into fuzz/corpus/parse_verify
 # in the target's input format. Crashes land in fuzz/artifacts/parse_verify.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-vectors="${SIGNATURE_VECTORS:-$root/../shared/spec/signature-vectors.json}"
+vectors="${SIGNATURE_VECTORS:-$root/crates/idv-api/tests/fixtures/signature-vectors.json}"
 corpus="$root/fuzz/corpus/parse_verify"
 
 if ! cargo fuzz --version >/dev/null 2>&1; then

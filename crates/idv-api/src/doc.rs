@@ -81,7 +81,7 @@ impl DocOcrRequest {
 pub struct DocOcrResult {
     pub passed: String,
     pub sub_code: String,
-    /// JSON object serialised into a string (spec §5.1).
+    /// JSON object serialised into a string (`docs/wire-facts.md#ext-json`).
     pub ext_id_info: String,
     pub transaction_id: String,
 }

@@ -2,14 +2,14 @@
 //!
 //! Codes are the ones the official SDKs surface as `ClientException.code` / `ServerException.code`; the set is the
 //! product's documented codes plus the Alibaba gateway codes a real endpoint produces before reaching the product
-//! (spec §3). `docs/errors.md` is the table for merchants; keep the two in step.
+//! (`docs/wire-facts.md#error-codes`). `docs/errors.md` is the table for merchants; keep the two in step.
 
 use std::fmt;
 
 /// One error code of the merchant API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorCode {
-    // product codes (spec §3, "Server-side HTTP status codes")
+    // product codes (`docs/wire-facts.md#error-codes`, the "Server-side HTTP status codes" page)
     MissingParameter,
     InvalidParameter,
     TransactionIdInvalid,
@@ -161,7 +161,7 @@ impl ApiError {
     }
 }
 
-/// The JSON body of an error response (spec §3: PascalCase, RequestId always present).
+/// The JSON body of an error response (`docs/wire-facts.md#error-body`: PascalCase, RequestId always present).
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "PascalCase")]
 pub struct ErrorBody {

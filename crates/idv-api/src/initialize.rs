@@ -106,6 +106,13 @@ pub struct TransactionOptions {
     pub device_type: String,
 }
 
+impl TransactionOptions {
+    /// What the decision policy needs of these options.
+    pub fn policy(&self) -> idv_flow::Policy {
+        idv_flow::Policy { product: self.product, doc_type: self.doc_type.map(|d| d.code().to_owned()) }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct InitializeRequest {
     pub merchant_biz_id: String,

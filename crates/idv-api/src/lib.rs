@@ -8,17 +8,20 @@ pub mod error;
 pub mod face;
 pub mod initialize;
 pub mod params;
+pub mod render;
 pub mod sign;
 
-pub use check_result::{CheckResultRequest, CheckResultResult, ImageKind, Verdict, subcode};
+pub use check_result::{CheckResultRequest, CheckResultResult};
 pub use doctype::DocType;
 pub use error::{ApiError, ErrorBody, ErrorCode};
+pub use idv_flow::{ImageKind, SubCode, Verdict};
 pub use initialize::{InitializeRequest, InitializeResult, TransactionOptions};
 
 /// The only API version this server speaks.
 pub const API_VERSION: &str = "2022-08-09";
 
-/// A successful response: `{"RequestId", "Code": "Success", "Message": "success", "Result": …}` (spec §3).
+/// A successful response: `{"RequestId", "Code": "Success", "Message": "success", "Result": …}`
+/// (`docs/wire-facts.md#success-envelope`).
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "PascalCase")]
 pub struct SuccessBody<T> {

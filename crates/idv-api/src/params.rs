@@ -62,7 +62,7 @@ impl<'a> Params<'a> {
     }
 }
 
-/// MerchantBizId: 1-32 letters and digits (spec §4).
+/// MerchantBizId: 1-32 letters and digits (`docs/wire-facts.md#initialize`).
 pub fn merchant_biz_id(p: &Params) -> Result<String, ApiError> {
     let v = p.required("MerchantBizId")?;
     if v.len() > 32 || !v.bytes().all(|b| b.is_ascii_alphanumeric()) {

@@ -8,16 +8,33 @@ use crate::fields::{Field, parse_printed_date};
 use crate::mrz_read::{MrzFormat, MrzReading};
 use crate::{DocClass, DocTypeSpec};
 
+/// What a check is about: the document's own consistency, or its validity dates on the reference day.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckKind {
+    Consistency,
+    Validity,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Check {
     pub name: String,
+    pub kind: CheckKind,
     pub passed: bool,
     /// Empty when passed.
     pub reason: String,
 }
 
 fn check(out: &mut Vec<Check>, name: impl Into<String>, passed: bool, reason: impl FnOnce() -> String) {
-    out.push(Check { name: name.into(), passed, reason: if passed { String::new() } else { reason() } });
+    let reason = if passed { String::new() } else { reason() };
+    out.push(Check { name: name.into(), kind: CheckKind::Consistency, passed, reason });
+}
+
+fn validity(out: &mut Vec<Check>, name: &str, passed: bool, reason: impl FnOnce() -> String) {
+    check(out, name, passed, reason);
+    if let Some(c) = out.last_mut() {
+        c.kind = CheckKind::Validity;
+    }
 }
 
 /// Letters and digits that OCR confuses in document numbers, folded to one form. A deliberate change of one
@@ -122,10 +139,12 @@ pub fn run(i: &Inputs<'_>) -> Vec<Check> {
         mrz_expiry.or_else(|| i.printed.get(&Field::ExpiryDate).and_then(|s| parse_printed_date(s, false, today_year)));
     let today = (i.today.year, i.today.month, i.today.day);
     if let Some(e) = expiry {
-        check(&mut out, "not_expired", e >= today, || format!("document expired on {}", fmt_ymd(e)));
+        validity(&mut out, "not_expired", e >= today, || format!("document expired on {}", fmt_ymd(e)));
     }
     if let Some(issue) = i.printed.get(&Field::IssueDate).and_then(|s| parse_printed_date(s, false, today_year)) {
-        check(&mut out, "already_valid", issue <= today, || format!("document is not valid before {}", fmt_ymd(issue)));
+        validity(&mut out, "already_valid", issue <= today, || {
+            format!("document is not valid before {}", fmt_ymd(issue))
+        });
     }
     out
 }

@@ -1,33 +1,32 @@
 //! Document engine, pure compute: locate and flatten the document, read its text with PP-OCR, decode and
-//! check the MRZ, map printed fields to the API's `ocrIdInfo` keys, crop the portrait, and run consistency
-//! checks (check digits, MRZ vs printed fields, validity dates, country codes, document type).
+//! check the MRZ, resolve the identity fields (MRZ-verified where its check digits hold, printed otherwise), crop
+//! the portrait, and run consistency checks (check digits, MRZ vs printed fields, validity dates, country codes,
+//! document type). It measures and reports; what a reading means for a verification is `idv-flow`'s to decide,
+//! and how it is named on the wire is `idv-api`'s.
 //!
 //! ```no_run
 //! # fn main() -> Result<(), idv_doc::DocError> {
 //! let engine = idv_doc::DocEngine::load(&idv_vision::Assets::from_env())?;
-//! let req = idv_doc::DocRequest::new("GLB03002", mrz::Date::new(2026, 5, 1))?;
+//! let req = idv_doc::DocRequest::new(idv_doc::DocTypeSpec::passport("GLB03002"), mrz::Date::new(2026, 5, 1));
 //! let reading = engine.read_bytes(&std::fs::read("passport.jpg").unwrap(), &req)?;
-//! println!("{}", reading.ext_id_info());
+//! println!("{:?} {:?}", reading.fields, reading.failed_checks());
 //! # Ok(()) }
 //! ```
 
-pub mod checks;
-pub mod eval;
+mod checks;
 pub mod fields;
-pub mod locate;
+mod locate;
 pub mod mrz_read;
-pub mod ocr;
+mod ocr;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::Instant;
 
 use idv_vision::{Assets, DecodeLimits, InferenceBackend, ModelOptions, OrtBackend, VisionError};
 use image::RgbImage;
 use serde::Serialize;
-use serde_json::{Value, json};
 
-pub use checks::Check;
+pub use checks::{Check, CheckKind};
 pub use fields::Field;
 pub use mrz_read::{MrzFormat, MrzReading};
 
@@ -56,24 +55,9 @@ pub enum DocError {
     /// A usable image in which the document could not be read; ask the user to take the picture again.
     #[error("retake: {0}")]
     Retake(String),
-    #[error("unsupported DocType {0:?}")]
-    UnsupportedDocType(String),
     /// Missing or wrong models, or a model that breaks its contract: an installation problem.
     #[error("document models: {0}")]
     Model(String),
-}
-
-impl DocError {
-    /// The API error or retake code a server reports for this failure.
-    pub fn api_code(&self) -> &'static str {
-        match self {
-            DocError::UnqualifiedPhoto(_) => "UnqualifiedPhoto",
-            DocError::TooLarge(_) => "ToolargeImage",
-            DocError::Retake(_) => "Retake",
-            DocError::UnsupportedDocType(_) => "InvalidParameter",
-            DocError::Model(_) => "InternalError",
-        }
-    }
 }
 
 impl From<VisionError> for DocError {
@@ -104,35 +88,26 @@ impl DocClass {
     }
 }
 
-/// A DocType code understood by the engine.
+/// The document the caller expects (the API layer parses DocType codes; the engine gets their meaning).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct DocTypeSpec {
+    /// The code, for the record.
     pub code: String,
     pub class: DocClass,
     /// Issuing state the code names (`CHN03001` → CHN); `None` for global codes.
     pub country: Option<String>,
 }
 
-/// Parse a DocType: `01000000` (global passport), `GLB03002`/`GLB03001` (global passport via MRZ),
-/// `<ISO3>03nnn` (a state's passport), `<ISO3>01nnn` (a state's national ID card, read as a generic TD1
-/// card) and `GLB01001` (any TD1 ID card).
-pub fn parse_doc_type(code: &str) -> Result<DocTypeSpec, DocError> {
-    let c = code.trim().to_ascii_uppercase();
-    let bad = || DocError::UnsupportedDocType(code.to_string());
-    if c == "01000000" {
-        return Ok(DocTypeSpec { code: c, class: DocClass::Passport, country: None });
+impl DocTypeSpec {
+    /// Any state's passport (ICAO TD3).
+    pub fn passport(code: &str) -> Self {
+        DocTypeSpec { code: code.to_owned(), class: DocClass::Passport, country: None }
     }
-    let b = c.as_bytes();
-    if b.len() != 8 || !b[..3].iter().all(u8::is_ascii_uppercase) || !b[3..].iter().all(u8::is_ascii_digit) {
-        return Err(bad());
+
+    /// Any state's ID card with a TD1 MRZ.
+    pub fn id_card(code: &str) -> Self {
+        DocTypeSpec { code: code.to_owned(), class: DocClass::IdCard, country: None }
     }
-    let class = match &c[3..5] {
-        "03" => DocClass::Passport,
-        "01" => DocClass::IdCard,
-        _ => return Err(bad()),
-    };
-    let country = (&c[..3] != "GLB").then(|| c[..3].to_string());
-    Ok(DocTypeSpec { code: c, class, country })
 }
 
 /// Which side of a card the picture shows.
@@ -143,16 +118,6 @@ pub enum CardSide {
     Front,
     /// The other side (`OCR_ID_BACK`): a TD1 card's MRZ side.
     Back,
-}
-
-impl CardSide {
-    /// From the API's CardSide value; anything other than a back side means the portrait side.
-    pub fn from_api(v: Option<&str>) -> Self {
-        match v.map(|s| s.trim().to_ascii_uppercase()) {
-            Some(s) if s.contains("BACK") => CardSide::Back,
-            _ => CardSide::Front,
-        }
-    }
 }
 
 #[derive(Clone, Debug)]
@@ -166,8 +131,8 @@ pub struct DocRequest {
 }
 
 impl DocRequest {
-    pub fn new(doc_type: &str, today: mrz::Date) -> Result<Self, DocError> {
-        Ok(DocRequest { doc_type: parse_doc_type(doc_type)?, side: CardSide::Front, today, mrz_only: false })
+    pub fn new(doc_type: DocTypeSpec, today: mrz::Date) -> Self {
+        DocRequest { doc_type, side: CardSide::Front, today, mrz_only: false }
     }
 
     pub fn with_side(mut self, side: CardSide) -> Self {
@@ -226,8 +191,8 @@ pub struct DocReading {
     mrz_data: Option<mrz::MrzData>,
     /// Printed fields as read.
     pub printed: BTreeMap<Field, String>,
-    /// Result fields under the API's `ocrIdInfo` keys.
-    pub ocr_id_info: BTreeMap<String, String>,
+    /// The identity as read: MRZ-verified where the zone's check digits hold, printed otherwise (no empty values).
+    pub fields: BTreeMap<Field, String>,
     pub checks: Vec<Check>,
     pub portrait: Option<Portrait>,
     pub models: Vec<ModelRecord>,
@@ -241,38 +206,12 @@ impl DocReading {
         !self.checks.is_empty() && self.checks.iter().all(|c| c.passed)
     }
 
-    /// The result SubCode as docs/subcodes.md defines it: 200 passed, 202 when the only failures are the
-    /// validity dates (expired / not yet valid), 201 for any other failed check.
-    pub fn sub_code(&self) -> &'static str {
-        let failed = self.failed_checks();
-        if failed.is_empty() && self.passed() {
-            "200"
-        } else if !failed.is_empty() && failed.iter().all(|c| c.name == "not_expired" || c.name == "already_valid") {
-            "202"
-        } else {
-            "201"
-        }
-    }
-
     pub fn failed_checks(&self) -> Vec<&Check> {
         self.checks.iter().filter(|c| !c.passed).collect()
     }
 
     pub fn mrz_data(&self) -> Option<&mrz::MrzData> {
         self.mrz_data.as_ref()
-    }
-
-    /// The `ExtIdInfo` object of a DocOcr result (the server serialises it into a string).
-    pub fn ext_id_info(&self) -> Value {
-        json!({
-            "docType": self.doc_type.code,
-            "ocrIdInfo": self.ocr_id_info,
-            "ocrIdPassed": if self.passed() { "Y" } else { "N" },
-            "checks": self.checks,
-            "mrz": self.mrz,
-            "locatedBy": self.located_by,
-            "models": self.models,
-        })
     }
 }
 
@@ -413,7 +352,7 @@ impl DocEngine {
             printed: &page.printed,
             today: req.today,
         });
-        let ocr_id_info = ocr_id_info(req, mrz, &page.printed);
+        let fields = identity_fields(req, mrz, &page.printed);
         Ok(DocReading {
             doc_type: req.doc_type.clone(),
             side: req.side,
@@ -427,7 +366,7 @@ impl DocEngine {
             }),
             mrz_data: mrz.map(|m| m.data.clone()),
             printed: page.printed,
-            ocr_id_info,
+            fields,
             checks,
             portrait,
             models: self.models.clone(),
@@ -626,14 +565,14 @@ fn printed_iso(printed: &BTreeMap<Field, String>, f: Field, today_year: i32) -> 
         .map(|(y, m, d)| format!("{y:04}-{m:02}-{d:02}"))
 }
 
-/// Result fields under the spec's `ocrIdInfo` keys. Numbers, dates, sex and codes come from the MRZ when its
-/// check digits hold (they are verified); names from the printed zone (the MRZ transliterates and
-/// truncates them), falling back to the MRZ; the rest is printed-only.
-fn ocr_id_info(
+/// The identity fields. Numbers, dates, sex and codes come from the MRZ when its check digits hold (they are
+/// verified); names from the printed zone (the MRZ transliterates and truncates them), falling back to the MRZ;
+/// the rest is printed-only.
+fn identity_fields(
     req: &DocRequest,
     mrz: Option<&MrzReading>,
     printed: &BTreeMap<Field, String>,
-) -> BTreeMap<String, String> {
+) -> BTreeMap<Field, String> {
     let mut o = BTreeMap::new();
     let ty = req.today.year;
     let verified =
@@ -666,32 +605,23 @@ fn ocr_id_info(
         .filter(|s| !s.is_empty())
         .or_else(|| p(Field::PersonalNumber));
 
-    let mut put = |k: &str, v: Option<String>| {
+    let mut put = |k: Field, v: Option<String>| {
         if let Some(v) = v.filter(|v| !v.is_empty()) {
-            o.insert(k.to_string(), v);
+            o.insert(k, v);
         }
     };
-    let number_key = if req.doc_type.class == DocClass::Passport { "passportNo" } else { "idNumber" };
-    put(number_key, number);
-    put("surname", surname.clone());
-    put("givenname", given.clone());
-    if req.doc_type.class == DocClass::IdCard
-        && let (Some(g), Some(s)) = (&given, &surname)
-    {
-        put("name", Some(format!("{g} {s}")));
-    }
-    put("sex", sex);
-    put("birthDate", birth);
-    put("expiryDate", expiry);
-    put("issueDate", printed_iso(printed, Field::IssueDate, ty));
-    put("nationality", nationality);
-    put("countryCode", country);
-    put("placeOfBirth", p(Field::PlaceOfBirth));
-    put("authority", p(Field::Authority));
-    put("personalNo", personal);
-    put("address", p(Field::Address));
+    put(Field::DocumentNumber, number);
+    put(Field::Surname, surname);
+    put(Field::GivenNames, given);
+    put(Field::Sex, sex);
+    put(Field::BirthDate, birth);
+    put(Field::ExpiryDate, expiry);
+    put(Field::IssueDate, printed_iso(printed, Field::IssueDate, ty));
+    put(Field::Nationality, nationality);
+    put(Field::IssuingCountry, country);
+    put(Field::PlaceOfBirth, p(Field::PlaceOfBirth));
+    put(Field::Authority, p(Field::Authority));
+    put(Field::PersonalNumber, personal);
+    put(Field::Address, p(Field::Address));
     o
 }
-
-/// Shared handle type for servers.
-pub type SharedDocEngine = Arc<DocEngine>;

@@ -52,10 +52,6 @@ impl LineRead {
         LineRead { probs }
     }
 
-    pub fn text(&self) -> String {
-        self.probs.iter().map(|p| ALPHABET[argmax(p, |_| true)] as char).collect()
-    }
-
     pub fn len(&self) -> usize {
         self.probs.len()
     }
@@ -135,6 +131,14 @@ pub enum MrzFormat {
 }
 
 impl MrzFormat {
+    /// The ICAO name (`TD3`, `TD1`), as serialised.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MrzFormat::Td3 => "TD3",
+            MrzFormat::Td1 => "TD1",
+        }
+    }
+
     pub fn lines(self) -> usize {
         match self {
             MrzFormat::Td3 => 2,

@@ -236,10 +236,6 @@ impl TextRecognizer {
         Ok(TextRecognizer { model, dict, mrz_classes, height: 48, batch: 8 })
     }
 
-    pub fn classes(&self) -> usize {
-        self.dict.len()
-    }
-
     /// Cut the quad out of `img` as a horizontal strip of the network's height.
     pub fn crop(&self, img: &RgbImage, quad: &[[f32; 2]; 4]) -> RgbImage {
         self.crop_squeezed(img, quad, 1.0)

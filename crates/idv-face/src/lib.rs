@@ -46,7 +46,7 @@
 //!
 //! # Calibration
 //!
-//! Measured with `cargo run --release -p idv-face --example face_eval` over `testdata/faces` (9 photos,
+//! Measured with `cargo run --release -p idv-eval --example face_eval` over `testdata/faces` (9 photos,
 //! 5 identities; see `scripts/assets.lock`):
 //!
 //! | pairs | n | cosine |
@@ -101,7 +101,6 @@ mod detect;
 mod embed;
 mod engine;
 mod error;
-mod eval;
 mod quality;
 mod score;
 
@@ -114,7 +113,6 @@ pub use engine::{
     YUNET_ASSET,
 };
 pub use error::{FaceError, Result};
-pub use eval::{EvalImage, EvalReport, PairScore, evaluate, identity_of};
 pub use quality::{FaceQuality, Pose, QualityIssue, QualityMeasures, estimate_pose};
 pub use score::{DEFAULT_DECISION_COSINE, SCORE_AT_THRESHOLD, Thresholds, comparison_score};
 

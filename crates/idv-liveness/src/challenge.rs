@@ -1,6 +1,7 @@
-//! The challenge as the engine reads it, parsed from the device protocol's [`Challenge`] message.
+//! The challenge: what the user is asked to do (actions, flash colours, cadence, time per action), issued here
+//! and read back by the engine. Its wire form is the caller's: actions travel as [`Action::name`], colours as
+//! `#rrggbb` ([`colour_hex`]).
 
-use idv_protocol::device::Challenge;
 use serde::Serialize;
 
 use crate::error::{LivenessError, Result};
@@ -42,6 +43,11 @@ impl Action {
     }
 }
 
+/// Capture cadence the engine's timing checks are tuned for.
+pub const FRAME_INTERVAL_MS: u32 = 100;
+/// Time allowed per action.
+pub const ACTION_WINDOW_MS: u32 = 3000;
+
 /// A challenge: actions in order, optional flash colours, capture cadence and the time allowed per action.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ChallengeSpec {
@@ -55,34 +61,40 @@ pub struct ChallengeSpec {
 }
 
 impl ChallengeSpec {
-    /// Parses the protocol message; unknown actions and malformed colours are errors (the server issued them).
-    pub fn from_protocol(c: &Challenge) -> Result<Self> {
-        let actions = c
-            .actions
+    /// Reads a challenge from its wire form (action names, `#rrggbb` colours); unknown actions and malformed
+    /// colours are errors (the server issued them).
+    pub fn from_names(
+        actions: &[String],
+        colours: &[String],
+        colour_ms: u32,
+        frame_interval_ms: u32,
+        action_window_ms: u32,
+    ) -> Result<Self> {
+        let actions = actions
             .iter()
             .map(|a| Action::parse(a).ok_or_else(|| LivenessError::InvalidChallenge(format!("unknown action {a:?}"))))
             .collect::<Result<Vec<_>>>()?;
-        let colours = c.colours.iter().map(|s| parse_colour(s)).collect::<Result<Vec<_>>>()?;
-        let spec = Self {
-            actions,
-            colours,
-            colour_ms: c.colour_ms,
-            frame_interval_ms: c.frame_interval_ms,
-            action_window_ms: c.action_window_ms,
-        };
+        let colours = colours.iter().map(|s| parse_colour(s)).collect::<Result<Vec<_>>>()?;
+        let spec = Self { actions, colours, colour_ms, frame_interval_ms, action_window_ms };
         spec.validate()?;
         Ok(spec)
     }
 
-    /// The protocol message for this challenge.
-    pub fn to_protocol(&self) -> Challenge {
-        Challenge {
-            actions: self.actions.iter().map(|a| a.name().to_string()).collect(),
-            colours: self.colours.iter().map(|&c| colour_hex(c)).collect(),
-            colour_ms: self.colour_ms,
-            frame_interval_ms: self.frame_interval_ms,
-            action_window_ms: self.action_window_ms,
-        }
+    /// The action names and `#rrggbb` colours of the wire form.
+    pub fn names(&self) -> (Vec<String>, Vec<String>) {
+        (
+            self.actions.iter().map(|a| a.name().to_string()).collect(),
+            self.colours.iter().map(|&c| colour_hex(c)).collect(),
+        )
+    }
+
+    /// Frames a capture of this challenge should carry: a settled baseline, then each action and each colour in
+    /// its window, at most `max`.
+    pub fn frames_wanted(&self, max: u32) -> u32 {
+        let interval = self.frame_interval_ms.max(1);
+        let per_action = self.action_window_ms / interval;
+        let flash = self.colours.len() as u32 * self.colour_ms / interval;
+        (5 + per_action * self.actions.len() as u32 + flash).min(max)
     }
 
     pub fn validate(&self) -> Result<()> {
@@ -124,22 +136,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parses_and_renders_the_protocol_message() {
-        let c = Challenge {
-            actions: vec!["blink".into(), "head_left".into()],
-            colours: vec!["#ff0000".into(), "#00FF7f".into()],
-            colour_ms: 100,
-            frame_interval_ms: 100,
-            action_window_ms: 3000,
-        };
-        let s = ChallengeSpec::from_protocol(&c).unwrap();
+    fn parses_and_renders_the_wire_form() {
+        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let s =
+            ChallengeSpec::from_names(&names(&["blink", "head_left"]), &names(&["#ff0000", "#00FF7f"]), 100, 100, 3000)
+                .unwrap();
         assert_eq!(s.actions, vec![Action::Blink, Action::HeadLeft]);
         assert_eq!(s.colours, vec![[255, 0, 0], [0, 255, 127]]);
-        assert_eq!(s.to_protocol().colours, vec!["#ff0000", "#00ff7f"]);
+        assert_eq!(s.names().1, vec!["#ff0000", "#00ff7f"]);
         assert_eq!(s.colour_at(40, 140), Some([0, 255, 127]));
         assert_eq!(s.colour_at(40, 240), None);
-        let bad = Challenge { actions: vec!["wink".into()], ..c.clone() };
-        assert!(ChallengeSpec::from_protocol(&bad).is_err());
+        assert!(ChallengeSpec::from_names(&names(&["wink"]), &[], 100, 100, 3000).is_err());
         assert!(parse_colour("#12345").is_err() && parse_colour("123456").is_err() && parse_colour("#12345g").is_err());
     }
 }

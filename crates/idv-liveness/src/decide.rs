@@ -4,9 +4,9 @@ use idv_face::Embedding;
 use serde::Serialize;
 
 use crate::challenge::{Action, ChallengeSpec};
-use crate::engine::FrameObservation;
 use crate::flash::{MIN_COLOUR_CORRELATION, correlate};
 use crate::mesh::idx;
+use crate::observation::FrameObservation;
 use crate::planar::planarity;
 use crate::verdict::{ActionScore, LivenessScores, LivenessVerdict, Reason, ReasonCode};
 

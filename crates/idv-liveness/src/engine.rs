@@ -9,18 +9,19 @@ use serde::Serialize;
 use crate::challenge::ChallengeSpec;
 use crate::decide::{Thresholds, decide};
 use crate::error::{LivenessError, Result};
-use crate::flash::{ColourSample, sample};
+use crate::flash::sample;
 use crate::injection::{DuplicateRules, TimingRules, check_duplicates, check_timestamps};
 use crate::iris::Iris;
-use crate::measure::{FaceMeasures, measure};
-use crate::mesh::{Crop, FaceMesh, Mesh};
+use crate::measure::measure;
+use crate::mesh::{Crop, FaceMesh};
+use crate::observation::{FaceObservation, FrameObservation};
 use crate::verdict::{LivenessScores, LivenessVerdict, Reason};
 
 /// Asset path (see `scripts/assets.lock`) of the face mesh, committed in this crate.
 pub const FACE_MESH_ASSET: &str = "crates/idv-liveness/models/face_landmark.onnx";
 /// sha256 this engine was built and tested with; the lock entry must carry the same.
 pub const FACE_MESH_SHA256: &str = "727bc089215c94138ac8f1e1faaad254fa3e1d958fac78d046d9f8ad7607204f";
-/// The MediaPipe iris model, committed alongside: it measures eye openness (see [`crate::iris`]).
+/// The MediaPipe iris model, committed alongside: it measures eye openness (see the crate README).
 pub const IRIS_ASSET: &str = "crates/idv-liveness/models/iris_landmark.onnx";
 pub const IRIS_SHA256: &str = "588883da589f4be524d31019b4ea6ff5288344bec0790b404cc933111a56b7a7";
 
@@ -54,32 +55,6 @@ impl Default for LivenessEngineConfig {
 pub struct FrameInput {
     pub image: DecodedImage,
     pub t_ms: u32,
-}
-
-/// What the engine saw in one frame.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct FaceObservation {
-    pub detection: Detection,
-    /// The mesh's face-presence probability.
-    pub presence: f32,
-    #[serde(skip)]
-    pub mesh: Mesh,
-    pub measures: FaceMeasures,
-    pub colour: ColourSample,
-}
-
-/// One analysed frame.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct FrameObservation {
-    pub t_ms: u32,
-    /// Faces YuNet found (any size).
-    pub face_count: usize,
-    /// Faces at least [`MULTI_FACE_MIN_RELATIVE_AREA`] the size of the largest.
-    pub large_faces: usize,
-    /// The largest face, when one was found and the mesh confirmed it.
-    pub face: Option<FaceObservation>,
-    #[serde(skip)]
-    pub embedding: Option<Embedding>,
 }
 
 /// The liveness engine. `Send + Sync`; every method takes `&self` and blocks (tens of milliseconds per frame):

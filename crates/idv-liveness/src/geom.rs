@@ -41,7 +41,8 @@ impl Similarity2 {
         [self.a * p[0] - self.b * p[1] + self.tx, self.b * p[0] + self.a * p[1] + self.ty]
     }
 
-    pub fn scale(&self) -> f64 {
+    #[cfg(test)]
+    fn scale(&self) -> f64 {
         self.a.hypot(self.b)
     }
 }

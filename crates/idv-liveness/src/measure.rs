@@ -119,7 +119,7 @@ pub struct FaceMeasures {
     pub ear_right: f32,
     pub ear_left: f32,
     pub ear: f32,
-    /// Eye aspect ratio of the iris model's lid contour, mean of both eyes (see [`crate::iris`]): the signal
+    /// Eye aspect ratio of the iris model's lid contour, mean of both eyes (see the crate README): the signal
     /// blinks are judged on.
     pub eye_openness: f32,
     pub mar: f32,

@@ -60,12 +60,6 @@ pub mod idx {
     pub const FOREHEAD: usize = 10;
     pub const NOSE_BASE: usize = 2;
     pub const NOSE_TIP: usize = 1;
-    pub const CHIN: usize = 152;
-    /// Points on rigid parts of the face (no eyelids, lips or jaw) for motion and planarity analysis.
-    pub const RIGID: [usize; 33] = [
-        33, 263, 133, 362, 98, 327, 234, 454, 127, 356, 93, 323, 109, 338, 67, 297, 103, 332, 54, 284, 21, 251, 162,
-        389, 10, 151, 9, 168, 6, 197, 195, 5, 1,
-    ];
 }
 
 /// The rotated square crop fed to the mesh, in picture coordinates.

@@ -12,7 +12,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use idv_crypto::Key;
 use serde::{Deserialize, Serialize};
 
-use crate::product::{Product, Step};
+use idv_flow::{Product, Step};
 
 const PREFIX: &str = "idv1.";
 /// Bounds the work of verifying an attacker-supplied token.

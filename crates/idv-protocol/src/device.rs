@@ -14,13 +14,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::product::Step;
+use idv_flow::Step;
 
-pub const HEADER_CONFIG: &str = "x-idv-config";
-pub const HEADER_SESSION: &str = "x-idv-session";
-pub const HEADER_SIGNATURE: &str = "x-idv-signature";
-
-/// Result codes the SDK reports to the app (spec §5.3).
+/// Result codes the SDK reports to the app (`docs/wire-facts.md#client-result-codes`).
 pub mod result_code {
     /// Flow completed, suggested result PASS (confirm with CheckResult).
     pub const PASS: u32 = 1000;

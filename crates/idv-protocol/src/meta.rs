@@ -2,7 +2,8 @@
 //! passes verbatim to Initialize. Initialize refuses a device that cannot run the requested product, naming what is
 //! missing, instead of creating a transaction that would fail on the phone.
 //!
-//! Shape (spec §7): `{"bioMetaInfo":"<sdk version>:<capability bits>,<flag>","deviceType":"android|ios|web|h5",
+//! Shape (`docs/wire-facts.md#metainfo`):
+//! `{"bioMetaInfo":"<sdk version>:<capability bits>,<flag>","deviceType":"android|ios|web|h5",
 //! "ua":"<browser user agent, web/h5 only>", "appName", "appVersion", "deviceModel", "osVersion", "zimVer", …}`.
 //! The capability bits are idv's own (the official SDK's mask is undocumented): see [`Capabilities`].
 
@@ -10,7 +11,7 @@ use std::fmt;
 
 use serde::Deserialize;
 
-use crate::product::Product;
+use idv_flow::Product;
 
 /// The oldest client SDK the server still speaks to.
 pub const MIN_SDK_VERSION: SdkVersion = SdkVersion(1, 0, 0);
@@ -238,7 +239,7 @@ impl MetaInfo {
                 return Err(MetaInfoError::NotABrowser(self.device_type.as_str()));
             }
         }
-        let mut need = product.required_capabilities();
+        let mut need = required_capabilities(product);
         if needs_flash {
             need = need | Capabilities::COLOUR_FLASH;
         }
@@ -248,6 +249,18 @@ impl MetaInfo {
         }
         Ok(())
     }
+}
+
+/// What the client SDK must be able to do for `product`.
+pub fn required_capabilities(product: Product) -> Capabilities {
+    let mut c = Capabilities::empty();
+    if product.needs_document() {
+        c = c | Capabilities::DOCUMENT;
+    }
+    if product.needs_face() {
+        c = c | Capabilities::FACE | Capabilities::ACTIONS;
+    }
+    c
 }
 
 #[cfg(test)]

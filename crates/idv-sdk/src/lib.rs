@@ -4,8 +4,8 @@
 //! 1. [`get_meta_info`] → send the string to your merchant server, which calls Initialize with it.
 //! 2. Your server answers with `ClientCfg` → [`DeviceSession::new`] with a [`CaptureSource`] (your camera screen,
 //!    or [`FileCapture`]) → [`DeviceSession::run`] (async) or [`DeviceSession::run_blocking`].
-//! 3. The session ends with a result code (spec §5.3, [`result_code`]); report it to your server, which asks
-//!    CheckResult for the verdict. The app never sees the verdict itself.
+//! 3. The session ends with a result code (`docs/wire-facts.md#client-result-codes`, [`result_code`]); report it
+//!    to your server, which asks CheckResult for the verdict. The app never sees the verdict itself.
 //!
 //! On the merchant server: [`MerchantClient`] signs Initialize and CheckResult like the official Alibaba Cloud
 //! SDKs do.

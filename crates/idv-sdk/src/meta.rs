@@ -35,7 +35,7 @@ fn bounded(s: &str, max: usize) -> String {
     s.trim().chars().filter(|c| !c.is_control()).take(max).collect()
 }
 
-/// The MetaInfo JSON string (spec §7 shape) the merchant server passes verbatim to Initialize.
+/// The MetaInfo JSON string (shape: `docs/wire-facts.md#metainfo`) the merchant server passes verbatim to Initialize.
 pub fn get_meta_info(device: DeviceFacts) -> String {
     let mut m = serde_json::Map::new();
     m.insert("bioMetaInfo".into(), format!("{SDK_VERSION}:{},0", CAPABILITIES.0).into());

@@ -1,6 +1,6 @@
 //! The device session: runs one transaction's capture steps against the device API named in the client
-//! configuration, and ends with a result code (spec §5.3). The app never sees the verdict, only the code; the
-//! merchant server asks CheckResult for the verdict.
+//! configuration, and ends with a result code (`docs/wire-facts.md#client-result-codes`). The app never sees the
+//! verdict, only the code; the merchant server asks CheckResult for the verdict.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -8,14 +8,20 @@ use std::time::Duration;
 
 use base64::Engine;
 use idv_protocol::device::{
-    CaptureMeta, DeviceError, Frame, HEADER_CONFIG, HEADER_SESSION, HEADER_SIGNATURE, Instruction, RoundRequest,
-    RoundResponse, StartRequest, StartResponse, error_code, request_mac, result_code,
+    CaptureMeta, DeviceError, Frame, Instruction, RoundRequest, RoundResponse, StartRequest, StartResponse, error_code,
+    request_mac, result_code,
 };
 use idv_protocol::{ClientConfig, Step};
 use serde::de::DeserializeOwned;
 
 use crate::capture::{CaptureSource, image_dimensions};
 use crate::meta::{DeviceFacts, get_meta_info};
+
+// The device API's transport headers (`docs/device-protocol.md`): the signed client configuration, the session
+// bound at start (empty on start), and the request MAC under the device credential.
+const HEADER_CONFIG: &str = "x-idv-config";
+const HEADER_SESSION: &str = "x-idv-session";
+const HEADER_SIGNATURE: &str = "x-idv-signature";
 
 /// How the session talks to the device API when the network or the server misbehaves.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,7 +84,8 @@ pub enum Event {
 /// How a session ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionResult {
-    /// Spec §5.3 code: 1000 pass suggested, 1001 fail suggested, 1003 init failure, 1005 network, 1006 cancelled…
+    /// Result code (`docs/wire-facts.md#client-result-codes`): 1000 pass suggested, 1001 fail suggested, 1003 init
+    /// failure, 1005 network, 1006 cancelled…
     pub result_code: u32,
     /// From the configuration; empty when it could not be read.
     pub transaction_id: String,

@@ -10,10 +10,6 @@ use idv_store::{AuthKey, Merchant};
 use crate::AppState;
 use crate::error::ServerError;
 
-pub fn unix_now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
-}
-
 pub struct Caller {
     pub merchant: Merchant,
     pub access_key_id: String,
@@ -45,14 +41,15 @@ pub async fn authenticate(state: &AppState, raw: &RawRequest<'_>) -> Result<(Sig
     }
     let skew = time::Duration::try_from(state.config.max_clock_skew).unwrap_or(time::Duration::minutes(15));
     if !state.config.skip_clock_check {
-        signed.check_clock(time::OffsetDateTime::now_utc(), skew)?;
+        let now = time::OffsetDateTime::from_unix_timestamp(state.now()).map_err(ServerError::internal)?;
+        signed.check_clock(now, skew)?;
     }
     if let Err(wait) = state.limiter.check(&key.id, Instant::now()) {
         return Err(ServerError::Throttled { retry_after_ms: wait.as_millis().max(1) as u64 });
     }
     // Remembered for as long as the same signed request could still pass the clock check.
     let expires_at = signed.timestamp.unix_timestamp() + skew.whole_seconds() + 60;
-    if !state.store.consume_nonce(&key.id, &signed.nonce, expires_at).await? {
+    if !state.store.consume_nonce(&key.id, &signed.nonce, state.now(), expires_at).await? {
         return Err(ApiError::new(ErrorCode::SignatureNonceUsed, "Specified signature nonce was used already.").into());
     }
     Ok((signed, Caller { merchant, access_key_id: key.id }))

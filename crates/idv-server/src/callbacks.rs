@@ -5,7 +5,8 @@
 
 use std::time::Duration;
 
-use idv_api::{TransactionOptions, Verdict};
+use idv_api::TransactionOptions;
+use idv_flow::Verdict;
 
 use crate::AppState;
 
@@ -13,13 +14,21 @@ const ATTEMPTS: u32 = 3;
 const TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Fires the notification for a transaction that just reached a final state, if it asked for one.
-pub fn notify(state: &AppState, transaction_id: &str, options: Option<&[u8]>, verdict: &Verdict) {
-    let Some(options) = options.and_then(|o| serde_json::from_slice::<TransactionOptions>(o).ok()) else { return };
+pub(crate) async fn notify(state: &AppState, transaction_id: &str, verdict: &Verdict) {
+    let options = match state.store.get_transaction_for_device(transaction_id).await {
+        Ok(Some(tx)) => tx.options.and_then(|o| serde_json::from_slice::<TransactionOptions>(&o).ok()),
+        Ok(None) => None,
+        Err(e) => {
+            tracing::warn!(transaction_id, error = %e, "callback skipped: the transaction could not be read");
+            None
+        }
+    };
+    let Some(options) = options else { return };
     let Some(url) = options.callback_url else { return };
     let mut query = vec![
         ("transactionId", transaction_id.to_owned()),
         ("passed", if verdict.passed { "Y" } else { "N" }.to_owned()),
-        ("subCode", verdict.sub_code.clone()),
+        ("subCode", verdict.sub_code.code().to_owned()),
     ];
     if let Some(token) = options.callback_token {
         query.push(("callbackToken", token));

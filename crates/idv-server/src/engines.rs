@@ -60,24 +60,20 @@ impl Engines {
     {
         if self.queued.fetch_add(1, Ordering::SeqCst) >= self.max_queued {
             self.queued.fetch_sub(1, Ordering::SeqCst);
-            return Err(ApiError::new(
-                ErrorCode::ServiceUnavailable,
-                "The verification engines are saturated; retry shortly.",
-            )
-            .into());
+            return Err(ServerError::Overloaded);
         }
         let queued = self.queued.clone();
         let _guard = scopeguard(move || {
             queued.fetch_sub(1, Ordering::SeqCst);
         });
-        let permit = self.permits.clone().acquire_owned().await.map_err(|e| ServerError::Internal(e.to_string()))?;
+        let permit = self.permits.clone().acquire_owned().await.map_err(ServerError::internal)?;
         let set = self.set.clone();
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
             job(&set)
         })
         .await
-        .map_err(|e| ServerError::Internal(format!("engine job failed: {e}")))
+        .map_err(ServerError::internal)
     }
 }
 
@@ -109,6 +105,6 @@ pub fn face_error(param: &str, e: FaceError) -> ServerError {
         FaceError::Vision(v) if v.is_bad_input() => {
             ApiError::new(ErrorCode::UnqualifiedPhoto, format!("{param}: {v}.")).into()
         }
-        other => ServerError::Internal(format!("face engine: {other}")),
+        other => ServerError::internal(other),
     }
 }

@@ -13,10 +13,11 @@ mod config;
 mod device;
 mod engines;
 mod error;
+mod finish;
 mod metrics;
 mod ratelimit;
 mod rpc;
-mod verify;
+mod steps;
 
 use std::sync::Arc;
 
@@ -28,6 +29,8 @@ use idv_store::Store;
 pub use config::{ConfigError, ServerConfig};
 pub use engines::{EngineLoadError, EngineSet, Engines};
 pub use error::ServerError;
+pub use steps::doc_spec;
+pub use steps::{challenge_spec, doc_reading};
 
 /// Shared state of one server process.
 pub struct AppState {
@@ -40,6 +43,13 @@ pub struct AppState {
     pub(crate) engines: Engines,
     /// Outgoing HTTP (CallbackUrl notifications).
     pub(crate) http: reqwest::Client,
+}
+
+impl AppState {
+    /// The one clock of the server, Unix seconds: every layer below gets the time as a `now` argument.
+    pub(crate) fn now(&self) -> i64 {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+    }
 }
 
 impl AppState {
@@ -88,14 +98,14 @@ async fn housekeeping(state: Arc<AppState>) {
     let mut tick = tokio::time::interval(state.config.sweep_interval);
     loop {
         tick.tick().await;
-        let now = auth::unix_now();
+        let now = state.now();
         if let Err(e) = state.store.purge_expired_nonces(now).await {
             tracing::warn!(error = %e, "nonce purge failed");
         }
         if let Err(e) = state.store.purge_expired_frame_digests(now).await {
             tracing::warn!(error = %e, "frame digest purge failed");
         }
-        if let Err(e) = actions::expire_overdue(&state, now).await {
+        if let Err(e) = finish::expire_overdue(&state, now).await {
             tracing::warn!(error = %e, "transaction expiry sweep failed");
         }
         state.limiter.prune();

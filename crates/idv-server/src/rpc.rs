@@ -1,5 +1,5 @@
 //! The merchant RPC endpoint: one route for every action, both signature schemes, JSON answers in the shapes the
-//! official SDKs parse (spec §3).
+//! official SDKs parse (`docs/wire-facts.md#responses`).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -14,9 +14,9 @@ use idv_api::{ApiError, ErrorCode};
 use tracing::Instrument;
 
 use crate::AppState;
-use crate::actions;
+use crate::actions::{self, Success};
 use crate::auth;
-use crate::error::{ServerError, error_response, json_response};
+use crate::error::{ApiFailure, ServerError, json_response};
 
 fn new_request_id() -> String {
     uuid::Uuid::new_v4().to_string().to_uppercase()
@@ -40,18 +40,18 @@ pub async fn handle(State(state): State<Arc<AppState>>, req: Request<Body>) -> R
             Ok(body) => {
                 tracing::info!(action, code = "Success", ms = elapsed * 1e3, "request served");
                 state.metrics.observe(action, "Success", elapsed);
-                json_response(StatusCode::OK, body.into_bytes_with(&request_id), &request_id)
+                json_response(StatusCode::OK, success_bytes(body, &request_id), &request_id)
             }
             Err(err) => {
                 let api = err.to_api();
-                match &err {
-                    ServerError::Store(_) | ServerError::Internal(_) => {
-                        tracing::error!(action, error = %err, "request failed");
-                    }
-                    _ => tracing::info!(action, code = api.code.as_str(), message = %api.message, ms = elapsed * 1e3, "request refused"),
+                if err.is_internal() {
+                    let cause = std::error::Error::source(&err).map(ToString::to_string).unwrap_or_default();
+                    tracing::error!(action, error = %err, cause, "request failed");
+                } else {
+                    tracing::info!(action, code = api.code.as_str(), message = %api.message, ms = elapsed * 1e3, "request refused");
                 }
                 state.metrics.observe(action, api.code.as_str(), elapsed);
-                error_response(&err, &request_id, &host_id)
+                ApiFailure { error: &err, request_id: &request_id, host_id: &host_id }.into_response()
             }
         }
     }
@@ -59,14 +59,9 @@ pub async fn handle(State(state): State<Arc<AppState>>, req: Request<Body>) -> R
     .await
 }
 
-/// A success body still missing its RequestId.
-pub struct Success(pub serde_json::Value);
-
-impl Success {
-    fn into_bytes_with(self, request_id: &str) -> Vec<u8> {
-        let body = idv_api::SuccessBody::new(request_id, self.0);
-        serde_json::to_vec(&body).expect("JSON values serialise")
-    }
+fn success_bytes(result: Success, request_id: &str) -> Vec<u8> {
+    let body = idv_api::SuccessBody::new(request_id, result.0);
+    serde_json::to_vec(&body).expect("JSON values serialise")
 }
 
 /// Returns the action label for metrics (from a closed set) and the outcome.

@@ -14,22 +14,46 @@ pub enum MasterKeySource {
 }
 
 /// The master key: from `env_value` (IDV_MASTER_KEY) when given, else from `DIR/master.key`, else a new one is
-/// generated there with mode 0600. Creating the file with `create_new` means two processes starting at once on an
-/// empty directory cannot end up with different keys: the loser reads the winner's file.
+/// generated there with mode 0600. The new key is written in full to a temporary file and only then linked to
+/// `master.key`, which fails if the name exists: two processes starting at once on an empty directory cannot end
+/// up with different keys (the loser reads the winner's file), and neither can read a half-written one, nor can a
+/// crash leave an empty `master.key` behind.
 pub fn load_master_key(dir: &Path, env_value: Option<&str>) -> Result<(Key, MasterKeySource)> {
     if let Some(v) = env_value {
         let key = Key::from_hex(v).map_err(|e| StoreError::Config(format!("IDV_MASTER_KEY: {e}")))?;
         return Ok((key, MasterKeySource::Environment));
     }
-    std::fs::create_dir_all(dir).map_err(|source| StoreError::Io { path: dir.display().to_string(), source })?;
+    let dir_io = |source| StoreError::Io { path: dir.display().to_string(), source };
+    std::fs::create_dir_all(dir).map_err(dir_io)?;
     let path = dir.join("master.key");
-    let io = |source| StoreError::Io { path: path.display().to_string(), source };
     match read_key_file(&path) {
         Ok(key) => return Ok((key, MasterKeySource::File)),
         Err(StoreError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(e),
     }
     let key = Key::random();
+    let tmp = dir.join(format!(".master.key.{}.tmp", idv_crypto::random_hex(8)));
+    let written = write_private(&tmp, format!("{}\n", &*key.to_hex()).as_bytes());
+    let linked = written.and_then(|()| {
+        std::fs::hard_link(&tmp, &path).map_err(|source| StoreError::Io { path: path.display().to_string(), source })
+    });
+    let _ = std::fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => {
+            // The new name must survive a power loss as well as the bytes behind it.
+            #[cfg(unix)]
+            std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(dir_io)?;
+            Ok((key, MasterKeySource::Generated))
+        }
+        Err(StoreError::Io { source, .. }) if source.kind() == std::io::ErrorKind::AlreadyExists => {
+            Ok((read_key_file(&path)?, MasterKeySource::File))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
+    let io = |source| StoreError::Io { path: path.display().to_string(), source };
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);
     #[cfg(unix)]
@@ -37,15 +61,9 @@ pub fn load_master_key(dir: &Path, env_value: Option<&str>) -> Result<(Key, Mast
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
-    match opts.open(&path) {
-        Ok(mut f) => {
-            f.write_all(format!("{}\n", &*key.to_hex()).as_bytes()).map_err(io)?;
-            f.sync_all().map_err(io)?;
-            Ok((key, MasterKeySource::Generated))
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok((read_key_file(&path)?, MasterKeySource::File)),
-        Err(e) => Err(io(e)),
-    }
+    let mut f = opts.open(path).map_err(io)?;
+    f.write_all(bytes).map_err(io)?;
+    f.sync_all().map_err(io)
 }
 
 fn read_key_file(path: &Path) -> Result<Key> {

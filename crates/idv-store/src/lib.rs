@@ -11,6 +11,8 @@
 //! ```
 
 mod blobs;
+#[cfg(feature = "contract")]
+pub mod contract;
 mod datadir;
 mod model;
 mod sqlite;
@@ -50,23 +52,32 @@ pub const MAX_FRAME_DIGESTS_PER_CALL: usize = 256;
 /// Everything the server persists. Implementations must be safe to share between requests and, for the
 /// multi-instance backends, between processes: replay protection and state transitions are decided by the
 /// database (unique keys, conditional updates), never by process memory.
+///
+/// The store never reads a clock: every timestamp it records or compares arrives as a `now` argument, so the
+/// server's one clock decides expiry everywhere and tests can pin time. A value expires *at* its `expires_at`:
+/// at `now == expires_at` it no longer blocks and may be purged.
+///
+/// Every backend must pass the checks in the `contract` module (cargo feature `contract`).
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
-    async fn create_merchant(&self, name: &str) -> Result<Merchant>;
+    async fn create_merchant(&self, name: &str, now: i64) -> Result<Merchant>;
     async fn get_merchant(&self, id: &str) -> Result<Option<Merchant>>;
     async fn list_merchants(&self) -> Result<Vec<Merchant>>;
 
-    /// Creates a key and returns its secret, which is not retrievable through listing afterwards.
-    async fn create_access_key(&self, merchant_id: &str) -> Result<(AccessKey, Zeroizing<String>)>;
+    /// Creates a key and returns its secret. This is the only time the secret leaves the store other than for
+    /// verifying a signature ([`Store::access_key_for_auth`]): listing returns [`AccessKey`], which has no secret.
+    /// [`StoreError::NotFound`] if the merchant does not exist.
+    async fn create_access_key(&self, merchant_id: &str, now: i64) -> Result<(AccessKey, Zeroizing<String>)>;
     async fn list_access_keys(&self, merchant_id: Option<&str>) -> Result<Vec<AccessKey>>;
     /// Returns false when no such key exists.
-    async fn set_access_key_enabled(&self, id: &str, enabled: bool) -> Result<bool>;
+    async fn set_access_key_enabled(&self, id: &str, enabled: bool, now: i64) -> Result<bool>;
     /// The key, its merchant and its secret, for signature verification.
     async fn access_key_for_auth(&self, id: &str) -> Result<Option<AuthKey>>;
 
-    /// Records a signature nonce. Returns false if the same key already used it and it has not expired.
-    async fn consume_nonce(&self, access_key_id: &str, nonce: &str, expires_at: i64) -> Result<bool>;
-    /// Deletes expired nonces; returns how many.
+    /// Records a signature nonce until `expires_at`. Returns false if the same key already used it and that use has
+    /// not expired at `now`; an expired use, purged or not, blocks nothing.
+    async fn consume_nonce(&self, access_key_id: &str, nonce: &str, now: i64, expires_at: i64) -> Result<bool>;
+    /// Deletes nonces expired at `now`; returns how many.
     async fn purge_expired_nonces(&self, now: i64) -> Result<u64>;
 
     /// Registers the SHA-256 digests of liveness frames submitted in `transaction_id`, so that frames already
@@ -91,29 +102,34 @@ pub trait Store: Send + Sync + 'static {
     /// replay could still be accepted.
     async fn purge_expired_frame_digests(&self, now: i64) -> Result<u64>;
 
+    /// Stores a new transaction in [`TxState::Initialized`], last updated at its `created_at`.
     async fn create_transaction(&self, tx: NewTransaction) -> Result<()>;
-    /// A transaction as seen by one merchant: another merchant's transaction is `None`.
+    /// A transaction as seen by one merchant: another merchant's transaction is `None`, indistinguishable from
+    /// one that does not exist.
     async fn get_transaction(&self, merchant_id: &str, id: &str) -> Result<Option<Transaction>>;
-    /// Ids of transactions still open after their expiry, oldest first, at most `limit`.
+    /// Ids of transactions still open at or after their expiry, oldest expiry first, at most `limit`.
     async fn overdue_transactions(&self, now: i64, limit: i64) -> Result<Vec<String>>;
-    /// Ids of in-progress transactions whose device session has been quiet since `cutoff`, at most `limit`.
+    /// Ids of in-progress transactions whose device session has been quiet since `cutoff` (last update at or
+    /// before it), quietest first, at most `limit`.
     async fn idle_transactions(&self, cutoff: i64, limit: i64) -> Result<Vec<String>>;
-    /// Moves a transaction from one of `from` to `to`, storing `verdict` when given. Returns false (and changes
-    /// nothing) if the transaction is not in one of the `from` states: concurrent finishers cannot both win.
-    async fn transition(
-        &self,
-        id: &str,
-        from: &[TxState],
-        to: TxState,
-        verdict: Option<&[u8]>,
-        now: i64,
-    ) -> Result<bool>;
+
+    /// Closes an open transaction whose time ran out (hard expiry or idle device) as [`TxState::Expired`], with
+    /// `verdict`. Every way a transaction finishes ([`Store::expire`], [`Store::cancel`], a finishing
+    /// [`Store::save_round`]) is one conditional update on the state still being open, so of concurrent finishers
+    /// exactly one wins and exactly one verdict is stored: true means this call won. False, changing nothing, if
+    /// the transaction is already final or does not exist. A shredded transaction still closes (without a
+    /// verdict, which nothing could open), so the expiry sweep is not stuck retrying it.
+    async fn expire(&self, id: &str, verdict: &[u8], now: i64) -> Result<bool>;
+    /// Closes an open transaction the user abandoned as [`TxState::Cancelled`], with `verdict`; as
+    /// [`Store::expire`] otherwise.
+    async fn cancel(&self, id: &str, verdict: &[u8], now: i64) -> Result<bool>;
 
     /// The transaction by id alone, for the device API: the device proves itself with the signed configuration
     /// and its credential, not with a merchant's key.
     async fn get_transaction_for_device(&self, id: &str) -> Result<Option<Transaction>>;
-    /// Binds an `initialized` transaction to a device session and moves it to `in_progress`, atomically.
-    /// Returns false if the transaction is not `initialized` or already has a session.
+    /// Binds an `initialized`, not yet expired transaction to a device session and moves it to `in_progress`,
+    /// atomically. Returns false if the transaction is not `initialized`, already has a session or is expired at
+    /// `now`: the first device to start owns the transaction.
     async fn start_device_session(
         &self,
         transaction_id: &str,
@@ -124,20 +140,24 @@ pub trait Store: Send + Sync + 'static {
     async fn get_device_session(&self, transaction_id: &str) -> Result<Option<DeviceSession>>;
     /// Records one round and the new flow state, and, when the round ends the flow, the final state and verdict,
     /// all in one database transaction. Returns false (nothing written) if the session's version is no longer
-    /// `expected_version` or the transaction is no longer open: a concurrent round or the expiry sweep won.
+    /// `expected_version` or the transaction is no longer in progress: a concurrent round or the expiry sweep won.
+    /// A `finish` whose state is not final is refused with [`StoreError::InvalidInput`]: an open transaction never
+    /// holds a verdict.
     async fn save_round(&self, transaction_id: &str, expected_version: i64, update: RoundUpdate<'_>) -> Result<bool>;
 
     /// Stores an image or other binary evidence of a transaction, sealed under the transaction's data key.
-    async fn put_blob(&self, transaction_id: &str, kind: &str, bytes: &[u8]) -> Result<String>;
+    async fn put_blob(&self, transaction_id: &str, kind: &str, bytes: &[u8], now: i64) -> Result<String>;
+    /// A blob is read through the transaction it was stored for: any other transaction id gets
+    /// [`StoreError::NotFound`], so a blob id leaking between merchants opens nothing.
     async fn get_blob(&self, transaction_id: &str, blob_id: &str) -> Result<Vec<u8>>;
-    /// The most recent blob of `kind` stored for a transaction.
+    /// The most recent blob of `kind` stored for a transaction (of several stored at the same `now`, the last).
     async fn blob_of_kind(&self, transaction_id: &str, kind: &str) -> Result<Option<String>>;
 
     /// Crypto-shreds a transaction: its data key and blobs are destroyed, so options, verdict and images can no
     /// longer be opened anywhere, backups included. The row stays, in its state, for accounting. Its frame
     /// digests stay too, until they expire: they hold no personal data and keep protecting other sessions from a
     /// replay of its frames.
-    async fn shred_transaction(&self, id: &str) -> Result<()>;
+    async fn shred_transaction(&self, id: &str, now: i64) -> Result<()>;
 
     /// Cheap liveness check of the backing database, for /healthz.
     async fn ping(&self) -> Result<()>;

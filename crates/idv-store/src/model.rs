@@ -65,7 +65,6 @@ impl TxState {
     pub fn is_final(self) -> bool {
         !matches!(self, TxState::Initialized | TxState::InProgress)
     }
-    pub const OPEN: &'static [TxState] = &[TxState::Initialized, TxState::InProgress];
 }
 
 pub struct NewTransaction {
@@ -129,7 +128,8 @@ pub struct RoundUpdate<'a> {
     pub detail: &'a [u8],
     pub request_hash: &'a str,
     pub response: &'a [u8],
-    /// When the round ends the flow: the final state and the verdict.
+    /// When the round ends the flow: the final state ([`TxState::Completed`] or [`TxState::Failed`]; the store
+    /// refuses an open one) and the verdict.
     pub finish: Option<(TxState, &'a [u8])>,
     pub now: i64,
 }

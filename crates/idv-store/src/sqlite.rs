@@ -35,8 +35,27 @@ pub struct SqliteStore {
     kek_dek: Key,
 }
 
-fn now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Switching a new database to WAL takes an exclusive lock that the busy timeout does not wait for, so a second
+/// process opening the same fresh directory at that moment fails at once with SQLITE_BUSY. Wait for it here
+/// instead, as the busy timeout would.
+async fn connect_writer(opts: SqliteConnectOptions) -> Result<SqlitePool> {
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match SqlitePoolOptions::new().max_connections(1).connect_with(opts.clone()).await {
+            Err(sqlx::Error::Database(e)) if is_busy(&*e) && std::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(20)).await
+            }
+            r => return Ok(r?),
+        }
+    }
+}
+
+fn is_busy(e: &dyn sqlx::error::DatabaseError) -> bool {
+    // Extended result codes keep the primary code in the low byte: SQLITE_BUSY (5) and SQLITE_LOCKED (6).
+    let code = e.code().and_then(|c| c.parse::<i32>().ok()).unwrap_or(0);
+    matches!(code & 0xff, 5 | 6)
 }
 
 fn merchant_from(row: &sqlx::sqlite::SqliteRow) -> Result<Merchant> {
@@ -58,18 +77,18 @@ fn key_from(row: &sqlx::sqlite::SqliteRow) -> Result<AccessKey> {
 }
 
 impl SqliteStore {
-    /// Opens (creating on first use) the database and blob directory under `dir`, applies pending migrations and
-    /// checks that `master` is the key this directory was created with.
-    pub async fn open(dir: &Path, master: &Key) -> Result<SqliteStore> {
+    /// Opens (creating on first use) the database and blob directory under `dir`, applies pending migrations
+    /// (recorded as applied at `now`) and checks that `master` is the key this directory was created with.
+    pub async fn open(dir: &Path, master: &Key, now: i64) -> Result<SqliteStore> {
         std::fs::create_dir_all(dir).map_err(|source| StoreError::Io { path: dir.display().to_string(), source })?;
         let db = dir.join("idv.sqlite3");
         let opts = SqliteConnectOptions::from_str(&format!("sqlite://{}", db.display()))?
             .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
-        let writer = SqlitePoolOptions::new().max_connections(1).connect_with(opts.clone()).await?;
+            .busy_timeout(BUSY_TIMEOUT);
+        let writer = connect_writer(opts.clone().journal_mode(SqliteJournalMode::Wal)).await?;
+        // WAL is a property of the file once the writer has set it; readers leave the journal mode alone.
         let reader = SqlitePoolOptions::new().max_connections(4).connect_with(opts).await?;
         let store = SqliteStore {
             writer,
@@ -78,12 +97,12 @@ impl SqliteStore {
             kek_secret: master.derive("accesskey-secret"),
             kek_dek: master.derive("dek-wrap"),
         };
-        store.migrate().await?;
+        store.migrate(now).await?;
         store.check_master_key(master).await?;
         Ok(store)
     }
 
-    async fn migrate(&self) -> Result<()> {
+    async fn migrate(&self, now: i64) -> Result<()> {
         let mut conn = self.writer.acquire().await?;
         // BEGIN IMMEDIATE takes the write lock up front, so two processes opening a fresh directory at once apply
         // each migration exactly once.
@@ -98,7 +117,7 @@ impl SqliteStore {
                 sqlx::raw_sql(sqlx::AssertSqlSafe(*sql)).execute(&mut *conn).await?;
                 sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)")
                     .bind(version)
-                    .bind(now())
+                    .bind(now)
                     .execute(&mut *conn)
                     .await?;
                 tracing::info!(version, "applied database migration");
@@ -183,6 +202,34 @@ impl SqliteStore {
             Some(Some(w)) => self.unwrap_dek(transaction_id, &w),
         }
     }
+
+    /// Moves an open transaction to the final state `to`. The state check is in the UPDATE itself, so whichever
+    /// finisher's statement runs first wins and the others change nothing.
+    async fn close(&self, id: &str, to: TxState, verdict: &[u8], now: i64) -> Result<bool> {
+        let wrapped: Option<Option<Vec<u8>>> = sqlx::query_scalar("SELECT dek_wrapped FROM transactions WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await?;
+        let sealed = match wrapped {
+            None => return Ok(false),
+            // Shredded: no verdict could be opened again, but the state must still close, or the expiry sweep
+            // would pick the transaction up on every pass.
+            Some(None) => None,
+            Some(Some(w)) => Some(self.unwrap_dek(id, &w)?.seal(verdict, &ctx("verdict", id))),
+        };
+        let r = sqlx::query(
+            "UPDATE transactions SET state = ?, verdict_sealed = ?, updated_at = ?, finished_at = ? \
+             WHERE id = ? AND state IN ('initialized', 'in_progress')",
+        )
+        .bind(to.as_str())
+        .bind(sealed)
+        .bind(now)
+        .bind(now)
+        .bind(id)
+        .execute(&self.writer)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
 }
 
 fn ctx(field: &str, id: &str) -> Vec<u8> {
@@ -191,12 +238,12 @@ fn ctx(field: &str, id: &str) -> Vec<u8> {
 
 #[async_trait]
 impl Store for SqliteStore {
-    async fn create_merchant(&self, name: &str) -> Result<Merchant> {
+    async fn create_merchant(&self, name: &str, now: i64) -> Result<Merchant> {
         let m = Merchant {
             id: format!("mch_{}", idv_crypto::random_hex(8)),
             name: name.to_owned(),
             enabled: true,
-            created_at: now(),
+            created_at: now,
         };
         sqlx::query("INSERT INTO merchants (id, name, status, created_at) VALUES (?, ?, 'enabled', ?)")
             .bind(&m.id)
@@ -217,14 +264,14 @@ impl Store for SqliteStore {
         rows.iter().map(merchant_from).collect()
     }
 
-    async fn create_access_key(&self, merchant_id: &str) -> Result<(AccessKey, Zeroizing<String>)> {
+    async fn create_access_key(&self, merchant_id: &str, now: i64) -> Result<(AccessKey, Zeroizing<String>)> {
         if self.get_merchant(merchant_id).await?.is_none() {
             return Err(StoreError::NotFound(format!("merchant {merchant_id}")));
         }
         // 24-character ids and 30-character secrets: the shapes merchants' tooling expects of an AccessKey pair.
         let id = format!("IDV{}", idv_crypto::random_alnum(21));
         let secret = Zeroizing::new(idv_crypto::random_alnum(30));
-        let key = AccessKey { id, merchant_id: merchant_id.to_owned(), enabled: true, created_at: now() };
+        let key = AccessKey { id, merchant_id: merchant_id.to_owned(), enabled: true, created_at: now };
         sqlx::query("INSERT INTO access_keys (id, merchant_id, secret_sealed, status, created_at) VALUES (?, ?, ?, 'enabled', ?)")
             .bind(&key.id)
             .bind(&key.merchant_id)
@@ -248,10 +295,10 @@ impl Store for SqliteStore {
         rows.iter().map(key_from).collect()
     }
 
-    async fn set_access_key_enabled(&self, id: &str, enabled: bool) -> Result<bool> {
+    async fn set_access_key_enabled(&self, id: &str, enabled: bool, now: i64) -> Result<bool> {
         let r = sqlx::query("UPDATE access_keys SET status = ?, disabled_at = ? WHERE id = ?")
             .bind(if enabled { "enabled" } else { "disabled" })
-            .bind(if enabled { None } else { Some(now()) })
+            .bind(if enabled { None } else { Some(now) })
             .bind(id)
             .execute(&self.writer)
             .await?;
@@ -283,7 +330,7 @@ impl Store for SqliteStore {
         Ok(Some(AuthKey { key, merchant, secret }))
     }
 
-    async fn consume_nonce(&self, access_key_id: &str, nonce: &str, expires_at: i64) -> Result<bool> {
+    async fn consume_nonce(&self, access_key_id: &str, nonce: &str, now: i64, expires_at: i64) -> Result<bool> {
         // An expired row for the same nonce may linger until the next purge; it must not block a new use.
         let r = sqlx::query(
             "INSERT INTO nonces (access_key_id, nonce, expires_at) VALUES (?, ?, ?) \
@@ -292,7 +339,7 @@ impl Store for SqliteStore {
         .bind(access_key_id)
         .bind(nonce)
         .bind(expires_at)
-        .bind(now())
+        .bind(now)
         .execute(&self.writer)
         .await?;
         Ok(r.rows_affected() == 1)
@@ -451,6 +498,11 @@ impl Store for SqliteStore {
     }
 
     async fn save_round(&self, transaction_id: &str, expected_version: i64, u: RoundUpdate<'_>) -> Result<bool> {
+        if let Some((to, _)) = u.finish
+            && !to.is_final()
+        {
+            return Err(StoreError::InvalidInput(format!("a round cannot finish a flow as {}", to.as_str())));
+        }
         let dek = self.dek_for(transaction_id).await?;
         let mut tx = self.writer.begin().await?;
         let open = sqlx::query_scalar::<_, String>("SELECT state FROM transactions WHERE id = ?")
@@ -528,38 +580,15 @@ impl Store for SqliteStore {
         Ok(ids)
     }
 
-    async fn transition(
-        &self,
-        id: &str,
-        from: &[TxState],
-        to: TxState,
-        verdict: Option<&[u8]>,
-        now: i64,
-    ) -> Result<bool> {
-        let sealed = match verdict {
-            Some(v) => Some(self.dek_for(id).await?.seal(v, &ctx("verdict", id))),
-            None => None,
-        };
-        let placeholders = vec!["?"; from.len()].join(", ");
-        let sql = format!(
-            "UPDATE transactions SET state = ?, verdict_sealed = COALESCE(?, verdict_sealed), updated_at = ?, \
-             finished_at = CASE WHEN ? THEN ? ELSE finished_at END WHERE id = ? AND state IN ({placeholders})"
-        );
-        // Only the placeholder count varies; every value is bound.
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(to.as_str())
-            .bind(sealed)
-            .bind(now)
-            .bind(to.is_final())
-            .bind(now)
-            .bind(id);
-        for s in from {
-            q = q.bind(s.as_str());
-        }
-        Ok(q.execute(&self.writer).await?.rows_affected() == 1)
+    async fn expire(&self, id: &str, verdict: &[u8], now: i64) -> Result<bool> {
+        self.close(id, TxState::Expired, verdict, now).await
     }
 
-    async fn put_blob(&self, transaction_id: &str, kind: &str, bytes: &[u8]) -> Result<String> {
+    async fn cancel(&self, id: &str, verdict: &[u8], now: i64) -> Result<bool> {
+        self.close(id, TxState::Cancelled, verdict, now).await
+    }
+
+    async fn put_blob(&self, transaction_id: &str, kind: &str, bytes: &[u8], now: i64) -> Result<String> {
         let dek = self.dek_for(transaction_id).await?;
         let id = idv_crypto::random_hex(16);
         self.blobs.write(transaction_id, &id, &dek.seal(bytes, &ctx("blob", &id)))?;
@@ -571,7 +600,7 @@ impl Store for SqliteStore {
             .bind(kind)
             .bind(bytes.len() as i64)
             .bind(hex::encode(sha2::Sha256::digest(bytes)))
-            .bind(now())
+            .bind(now)
             .execute(&self.writer)
             .await?;
         Ok(id)
@@ -603,13 +632,13 @@ impl Store for SqliteStore {
         Ok(id)
     }
 
-    async fn shred_transaction(&self, id: &str) -> Result<()> {
+    async fn shred_transaction(&self, id: &str, now: i64) -> Result<()> {
         let blob_ids: Vec<String> = sqlx::query_scalar("SELECT id FROM blobs WHERE transaction_id = ?")
             .bind(id)
             .fetch_all(&self.reader)
             .await?;
         sqlx::query("UPDATE transactions SET dek_wrapped = NULL, updated_at = ? WHERE id = ?")
-            .bind(now())
+            .bind(now)
             .bind(id)
             .execute(&self.writer)
             .await?;

@@ -27,7 +27,7 @@ pub struct DeviceArgs {
     #[arg(long)]
     pub face: Vec<PathBuf>,
     /// Instead of fixed face frames: a still portrait from which the simulator renders a live head performing
-    /// whatever liveness challenge the server issues (synthetic genuine user, see idv-liveness's `synth`).
+    /// whatever liveness challenge the server issues (synthetic genuine user, see idv-eval's `liveness::synth`).
     #[arg(long, conflicts_with = "face")]
     pub face_portrait: Option<PathBuf>,
     /// Folder holding `models/` (needed by --face-portrait to render the head).
@@ -97,7 +97,7 @@ fn describe(e: &Event) -> String {
 /// files.
 struct LiveHead {
     files: FileCapture,
-    portrait: idv_liveness::synth::Portrait,
+    portrait: idv_eval::liveness::synth::Portrait,
     seed: u64,
 }
 
@@ -109,7 +109,7 @@ impl LiveHead {
         let bytes = std::fs::read(portrait).with_context(|| format!("reading {}", portrait.display()))?;
         let still = face.decode(&bytes)?;
         let name = portrait.file_stem().and_then(|s| s.to_str()).unwrap_or("portrait");
-        let portrait = idv_liveness::synth::Portrait::new(&engine, name, &still, 480, 640)
+        let portrait = idv_eval::liveness::synth::Portrait::new(&engine, name, &still, 480, 640)
             .with_context(|| format!("{}: no usable face to animate", portrait.display()))?;
         Ok(LiveHead { files, portrait, seed: 1 })
     }
@@ -120,7 +120,7 @@ impl CaptureSource for LiveHead {
         let Some(challenge) = instruction.challenge.as_ref().filter(|_| instruction.step == Step::Face) else {
             return self.files.capture(instruction);
         };
-        let spec = idv_liveness::ChallengeSpec::from_protocol(challenge).map_err(|e| CaptureError(e.to_string()))?;
+        let spec = idv_server::challenge_spec(challenge).map_err(|e| CaptureError(e.to_string()))?;
         // A camera never delivers the same bytes twice; the server remembers frame digests across
         // transactions, so each round's rendering is seeded by its single-use nonce.
         self.seed += 1;
@@ -128,7 +128,7 @@ impl CaptureSource for LiveHead {
             .nonce
             .bytes()
             .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
-        let session = idv_liveness::synth::genuine(&self.portrait, &spec, self.seed ^ nonce_seed);
+        let session = idv_eval::liveness::synth::genuine(&self.portrait, &spec, self.seed ^ nonce_seed);
         let frames = session.encode_jpeg(90).map_err(|e| CaptureError(e.to_string()))?;
         Ok(frames.into_iter().map(|(bytes, t_ms)| CapturedFrame { bytes, t_ms }).collect())
     }

@@ -36,16 +36,18 @@ pub fn run(cmd: DocCommand) -> Result<()> {
             let now = time::OffsetDateTime::now_utc();
             let today = mrz::Date::new(now.year(), now.month() as u32, now.day() as u32);
             let side = if back { idv_doc::CardSide::Back } else { idv_doc::CardSide::Front };
-            let req = idv_doc::DocRequest::new(&doc_type, today)?.with_side(side);
+            let doc_type = idv_api::DocType::parse(&doc_type).map_err(|e| anyhow!(e))?;
+            let req = idv_doc::DocRequest::new(idv_server::doc_spec(&doc_type), today).with_side(side);
             let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
             let reading = engine.read_bytes(&bytes, &req)?;
-            println!("{}", serde_json::to_string_pretty(&reading.ext_id_info())?);
+            let ext = idv_api::render::doc_ext_id_info(&idv_server::doc_reading(&reading));
+            println!("{}", serde_json::to_string_pretty(&ext)?);
         }
         DocCommand::Eval { n, seed } => {
             if n == 0 || n > 1000 {
                 return Err(anyhow!("--n must be 1-1000"));
             }
-            println!("{}", idv_doc::eval::evaluate(n, seed)?);
+            println!("{}", idv_eval::doc::evaluate(n, seed)?);
         }
     }
     Ok(())

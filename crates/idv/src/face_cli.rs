@@ -57,7 +57,7 @@ pub fn run(cmd: FaceCommand) -> Result<()> {
         }
         FaceCommand::Eval { dir, assets } => {
             let engine = engine(&assets)?;
-            let report = idv_face::evaluate(&engine, &dir)?;
+            let report = idv_eval::face::evaluate(&engine, &dir)?;
             println!("{report}");
         }
     }

@@ -53,7 +53,7 @@ pub fn run(cmd: LivenessCommand) -> Result<()> {
                 let bytes = std::fs::read(&asset.path).with_context(|| format!("reading {}", asset.path.display()))?;
                 stills.push((name, engine.face_engine().decode(&bytes)?));
             }
-            let report = idv_liveness::evaluate(&engine, &stills, seed, threads)?;
+            let report = idv_eval::liveness::evaluate(&engine, &stills, seed, threads)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {

@@ -200,7 +200,7 @@ async fn open_store(args: &DataArgs) -> Result<(SqliteStore, idv_crypto::Key)> {
     };
     let (key, source) = idv_store::load_master_key(&args.data, file_key.as_deref().or(env_key.as_deref()))?;
     tracing::debug!(?source, "master key loaded");
-    let store = SqliteStore::open(&args.data, &key)
+    let store = SqliteStore::open(&args.data, &key, time::OffsetDateTime::now_utc().unix_timestamp())
         .await
         .with_context(|| format!("opening data directory {}", args.data.display()))?;
     Ok((store, key))
@@ -276,7 +276,7 @@ async fn admin(cmd: AdminCommand) -> Result<()> {
                     bail!("--name must be 1-128 characters without control characters");
                 }
                 let (store, _) = open_store(&data).await?;
-                let m = store.create_merchant(name).await?;
+                let m = store.create_merchant(name, time::OffsetDateTime::now_utc().unix_timestamp()).await?;
                 print(
                     json,
                     serde_json::json!({"MerchantId": m.id, "Name": m.name}),
@@ -302,7 +302,8 @@ async fn admin(cmd: AdminCommand) -> Result<()> {
             match command {
                 AccessKeyCommand::Create { data, merchant, json } => {
                     let (store, _) = open_store(&data).await?;
-                    let (k, secret) = store.create_access_key(&merchant).await?;
+                    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+                    let (k, secret) = store.create_access_key(&merchant, now).await?;
                     print(
                         json,
                         serde_json::json!({"AccessKeyId": k.id, "AccessKeySecret": &*secret, "MerchantId": k.merchant_id}),
@@ -335,7 +336,7 @@ async fn admin(cmd: AdminCommand) -> Result<()> {
 
 async fn set_key(data: &DataArgs, id: &str, enabled: bool, json: bool) -> Result<()> {
     let (store, _) = open_store(data).await?;
-    if !store.set_access_key_enabled(id, enabled).await? {
+    if !store.set_access_key_enabled(id, enabled, time::OffsetDateTime::now_utc().unix_timestamp()).await? {
         bail!("no access key {id}");
     }
     let state = if enabled { "enabled" } else { "disabled" };

@@ -1,4 +1,4 @@
-//! ACS3-HMAC-SHA256 (spec §2.1): the tea-openapi default.
+//! ACS3-HMAC-SHA256 (`docs/wire-facts.md#acs3-hmac-sha256`): the tea-openapi default.
 
 use std::collections::BTreeMap;
 

@@ -13,7 +13,7 @@ use crate::error::{ApiError, ErrorCode};
 /// the wire (Python sends `+` for space, Java/Go `%20`, some send `~` as `%7E`).
 const RFC3986: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
 
-/// RFC 3986 percent-encoding of a UTF-8 string, uppercase hex: the `pct` of spec §2.
+/// RFC 3986 percent-encoding of a UTF-8 string, uppercase hex: the `pct` of `docs/wire-facts.md#signatures`.
 pub fn pct(s: &str) -> String {
     utf8_percent_encode(s, RFC3986).to_string()
 }

@@ -1,4 +1,5 @@
-//! Request parsing and signature verification for the two schemes the official SDKs use (spec §1-2, §8):
+//! Request parsing and signature verification for the two schemes the official SDKs use
+//! (`docs/wire-facts.md#transport`, `#signatures`, `#verifier-checks`):
 //! ACS3-HMAC-SHA256 (the default, `Authorization` header) and the RPC V1 signature (HMAC-SHA1, `Signature` query
 //! parameter). Also the matching client-side signers, so our own merchant client, load generator and tests produce
 //! exactly what the SDKs produce.

@@ -1,5 +1,5 @@
-//! RPC signature V1, HMAC-SHA1 (spec §2.2): tea-openapi with `signature_algorithm='v2'` and the legacy
-//! aliyun-python-sdk-core.
+//! RPC signature V1, HMAC-SHA1 (`docs/wire-facts.md#rpc-v1-hmac-sha1`): tea-openapi with
+//! `signature_algorithm='v2'` and the legacy aliyun-python-sdk-core.
 
 use std::collections::BTreeMap;
 

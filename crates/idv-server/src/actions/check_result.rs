@@ -1,12 +1,13 @@
 use std::collections::BTreeMap;
 
 use idv_api::params::unknown_transaction;
-use idv_api::{ApiError, CheckResultRequest, ErrorCode, Verdict};
+use idv_api::{ApiError, CheckResultRequest, ErrorCode, render};
 
 use crate::AppState;
-use crate::auth::{Caller, unix_now};
+use crate::actions::Success;
+use crate::auth::Caller;
 use crate::error::ServerError;
-use crate::rpc::Success;
+use crate::finish;
 
 pub async fn handle(
     state: &AppState,
@@ -23,12 +24,12 @@ pub async fn handle(
         )
         .into());
     }
-    let now = unix_now();
+    let now = state.now();
     if !tx.state.is_final() {
-        let idle_since = state.store.get_device_session(&tx.id).await?.map(|s| s.updated_at);
-        let idle = idle_since.is_some_and(|t| now - t > state.config.device_idle_timeout.as_secs() as i64);
-        if now >= tx.expires_at || idle {
-            super::expire(state, &tx.id, now, if idle { super::IDLE } else { super::EXPIRED }).await?;
+        let last_activity = state.store.get_device_session(&tx.id).await?.map(|s| s.updated_at);
+        let idle = state.config.device_idle_timeout.as_secs() as i64;
+        if let Some(why) = idv_flow::timed_out(now, tx.expires_at, last_activity, idle) {
+            finish::expire(state, &tx.id, why, now).await?;
             tx = state
                 .store
                 .get_transaction(&caller.merchant.id, &req.transaction_id)
@@ -41,19 +42,17 @@ pub async fn handle(
             ApiError::new(ErrorCode::ProcessNotCompleted, "The verification process is not completed yet.").into()
         );
     }
-    let Some(bytes) = &tx.verdict else {
+    let Some(verdict) = finish::stored_verdict(&tx)? else {
         return Err(ApiError::new(
             ErrorCode::TransactionIdInvalid,
             "The results of this transaction have been deleted.",
         )
         .into());
     };
-    let verdict: Verdict = serde_json::from_slice(bytes)
-        .map_err(|e| ServerError::Internal(format!("stored verdict of {}: {e}", tx.id)))?;
     let mut images = Vec::new();
-    for (kind, blob_id) in verdict.wanted_images(&req) {
-        images.push((kind, state.store.get_blob(&tx.id, &blob_id).await?));
+    for (kind, blob_id) in render::wanted_images(&verdict, &req) {
+        images.push((kind, state.store.get_blob(&tx.id, &blob_id.0).await?));
     }
-    let result = verdict.render(&images);
-    Ok(Success(serde_json::to_value(result).map_err(|e| ServerError::Internal(e.to_string()))?))
+    let result = render::check_result(&verdict, &images);
+    Ok(Success(serde_json::to_value(result).map_err(ServerError::internal)?))
 }

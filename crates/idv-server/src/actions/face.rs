@@ -1,15 +1,14 @@
 use std::collections::BTreeMap;
 
 use idv_api::face::{FaceCompareExtFaceInfo, FaceCompareRequest, FaceCompareResult, FaceLivenessRequest};
-use idv_api::subcode;
 use idv_face::{Decision, MultiFace};
 use serde_json::json;
 
 use crate::AppState;
+use crate::actions::Success;
 use crate::auth::Caller;
 use crate::engines::face_error;
 use crate::error::ServerError;
-use crate::rpc::Success;
 
 use super::inline;
 
@@ -70,7 +69,7 @@ pub async fn compare(
         },
         reasons,
     };
-    Ok(Success(serde_json::to_value(result).map_err(|e| ServerError::Internal(e.to_string()))?))
+    Ok(Success(serde_json::to_value(result).map_err(ServerError::internal)?))
 }
 
 pub async fn liveness(
@@ -96,7 +95,7 @@ pub async fn liveness(
     // check would be a lie. FaceAttack is deliberately absent.
     let result = json!({
         "Passed": "N",
-        "SubCode": subcode::CHECK_UNAVAILABLE,
+        "SubCode": idv_flow::SubCode::CheckUnavailable.code(),
         "TransactionId": transaction_id,
         "ExtFaceInfo": {
             "FaceQualityScore": r2(a.quality.face_quality_score),

@@ -7,9 +7,9 @@ use idv_store::NewTransaction;
 use zeroize::Zeroizing;
 
 use crate::AppState;
-use crate::auth::{Caller, unix_now};
+use crate::actions::Success;
+use crate::auth::Caller;
 use crate::error::ServerError;
-use crate::rpc::Success;
 
 pub async fn handle(
     state: &AppState,
@@ -19,9 +19,9 @@ pub async fn handle(
     let req = InitializeRequest::parse(params)?;
     let id = idv_crypto::random_hex(16);
     let device_secret = Zeroizing::new(idv_crypto::random_bytes::<32>().to_vec());
-    let now = unix_now();
+    let now = state.now();
     let expires_at = now + state.config.transaction_ttl.as_secs() as i64;
-    let options = serde_json::to_vec(&req.options).map_err(|e| ServerError::Internal(e.to_string()))?;
+    let options = serde_json::to_vec(&req.options).map_err(ServerError::internal)?;
     state
         .store
         .create_transaction(NewTransaction {
@@ -36,7 +36,7 @@ pub async fn handle(
         })
         .await?;
     if let Some(face) = &req.reference_face {
-        state.store.put_blob(&id, "reference_face", &face.0).await?;
+        state.store.put_blob(&id, idv_flow::ImageKind::ReferenceFace.as_str(), &face.0, now).await?;
     }
     let base = state.config.base_url();
     let cfg = ClientConfig {
@@ -52,5 +52,5 @@ pub async fn handle(
     let transaction_url = req.meta.device_type.is_browser().then(|| format!("{base}/web/{id}"));
     tracing::info!(transaction_id = %id, product = req.options.product.code(), device = req.meta.device_type.as_str(), "transaction created");
     let result = InitializeResult { transaction_id: id, protocol: token.clone(), client_cfg: token, transaction_url };
-    Ok(Success(serde_json::to_value(result).map_err(|e| ServerError::Internal(e.to_string()))?))
+    Ok(Success(serde_json::to_value(result).map_err(ServerError::internal)?))
 }

@@ -2,21 +2,20 @@
 //! object of its success body.
 
 mod check_result;
-mod doc;
+pub(crate) mod doc;
 mod face;
 mod initialize;
 
 use idv_api::params::ImageSource;
 use idv_api::sign::SignedRequest;
-use idv_api::{ApiError, ErrorCode, Verdict, subcode};
-use idv_store::TxState;
-
-pub(crate) use doc::today;
+use idv_api::{ApiError, ErrorCode};
 
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ServerError;
-use crate::rpc::Success;
+
+/// A success body still missing its RequestId.
+pub struct Success(pub serde_json::Value);
 
 /// Image URLs would make this server fetch arbitrary addresses on a merchant's behalf (SSRF); until an operator
 /// option with an allow-list exists, only inline pictures are accepted.
@@ -105,31 +104,4 @@ pub async fn dispatch(
             ("unknown", Err(ApiError::new(ErrorCode::InvalidActionNotFound, msg).into()))
         }
     }
-}
-
-pub(crate) const EXPIRED: &str = "the transaction expired before the verification flow completed";
-pub(crate) const IDLE: &str = "the device went quiet for longer than the idle timeout";
-
-/// Closes one overdue transaction with a timeout verdict. Losing the race to a concurrent finisher is fine: the
-/// conditional transition means exactly one verdict is stored.
-pub(crate) async fn expire(state: &AppState, id: &str, now: i64, why: &str) -> Result<(), ServerError> {
-    let verdict = Verdict::failed(subcode::TIMED_OUT, why);
-    let bytes = serde_json::to_vec(&verdict).map_err(|e| ServerError::Internal(e.to_string()))?;
-    if state.store.transition(id, TxState::OPEN, TxState::Expired, Some(&bytes), now).await? {
-        let tx = state.store.get_transaction_for_device(id).await?;
-        let options = tx.as_ref().and_then(|t| t.options.as_deref()).map(|o| o.to_vec());
-        crate::callbacks::notify(state, id, options.as_deref(), &verdict);
-    }
-    Ok(())
-}
-
-pub(crate) async fn expire_overdue(state: &AppState, now: i64) -> Result<(), ServerError> {
-    for id in state.store.overdue_transactions(now, 500).await? {
-        expire(state, &id, now, EXPIRED).await?;
-    }
-    let cutoff = now - state.config.device_idle_timeout.as_secs() as i64;
-    for id in state.store.idle_transactions(cutoff, 500).await? {
-        expire(state, &id, now, IDLE).await?;
-    }
-    Ok(())
 }

@@ -1,27 +1,28 @@
 //! The device API (`/device/v1/...`): the rounds between the client SDK and the server for one transaction.
 //! Protocol: `docs/device-protocol.md`; messages: `idv_protocol::device`.
 //!
-//! Every call is authenticated twice: the client configuration must carry this server's MAC and be unexpired,
-//! and the request must carry an HMAC under the transaction's device credential. The transaction is bound to
-//! the first device session that starts it. A round is accepted only with the latest instruction's round number
-//! and single-use nonce; an exact resend of the last accepted round gets the stored answer again (a retry after
-//! a lost response), anything else out of order is refused. Each accepted round, its evidence and — on the last
-//! one — the verdict are written in one database transaction before the answer leaves, so a restart loses
-//! nothing that was acknowledged.
+//! Every call is authenticated twice, by the [`DeviceCall`] extractor before any handler runs: the client
+//! configuration must carry this server's MAC and be unexpired, and the request must carry an HMAC under the
+//! transaction's device credential. The transaction is bound to the first device session that starts it. A round
+//! is accepted only with the latest instruction's round number and single-use nonce; an exact resend of the last
+//! accepted round gets the stored answer again (a retry after a lost response), anything else out of order is
+//! refused. Each accepted round, its evidence and — on the last one — the verdict are written in one database
+//! transaction before the answer leaves, so a restart loses nothing that was acknowledged.
 
 mod flow;
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Body;
-use axum::extract::State;
-use axum::http::{HeaderMap, Request, StatusCode};
+use axum::extract::{FromRequest, Request};
+use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use base64::Engine;
 use http_body_util::BodyExt;
-use idv_protocol::device::{self as proto, DeviceError, error_code, result_code};
+use idv_api::TransactionOptions;
+use idv_protocol::device::{self as proto, error_code, result_code};
 use idv_protocol::{ClientConfig, ClientConfigError};
 use idv_store::{Transaction, TxState};
 use sha2::Digest;
@@ -29,54 +30,94 @@ use subtle::ConstantTimeEq;
 use tracing::Instrument;
 
 use crate::AppState;
-use crate::auth::unix_now;
+use crate::error::ServerError;
+
+/// The device API's transport headers (`docs/device-protocol.md`).
+const HEADER_CONFIG: &str = "x-idv-config";
+const HEADER_SESSION: &str = "x-idv-session";
+const HEADER_SIGNATURE: &str = "x-idv-signature";
 
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
-        .route("/device/v1/start", post(handle))
-        .route("/device/v1/round", post(handle))
-        .route("/device/v1/status", post(handle))
-        .route("/device/v1/cancel", post(handle))
+        .route("/device/v1/start", post(flow::start))
+        .route("/device/v1/round", post(flow::round))
+        .route("/device/v1/status", post(flow::status))
+        .route("/device/v1/cancel", post(flow::cancel))
+        .layer(axum::middleware::from_fn(span))
 }
 
-/// A refusal of the device API, with its HTTP status.
+/// Every device call gets a RequestId in its log span, extraction (authentication) included.
+async fn span(req: Request, next: Next) -> Response {
+    let request_id = uuid::Uuid::new_v4().to_string().to_uppercase();
+    let span = tracing::info_span!("device", request_id = %request_id, path = %req.uri().path());
+    next.run(req).instrument(span).await
+}
+
+/// The device API's one error type: an HTTP status and the protocol's error body, with the cause of an internal
+/// failure kept for the log (never sent).
 #[derive(Debug)]
-pub(crate) struct Refusal {
+pub(crate) struct DeviceError {
     status: StatusCode,
-    body: DeviceError,
+    code: &'static str,
+    message: String,
+    result_code: Option<u32>,
+    cause: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
 
-impl Refusal {
-    pub(crate) fn new(status: u16, code: &str, message: impl Into<String>, result: Option<u32>) -> Refusal {
-        Refusal {
-            status: StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
-            body: DeviceError { code: code.to_owned(), message: message.into(), result_code: result },
+impl DeviceError {
+    pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>, result: Option<u32>) -> Self {
+        DeviceError { status, code, message: message.into(), result_code: result, cause: None }
+    }
+
+    fn bad_request(message: impl Into<String>) -> Self {
+        DeviceError::new(StatusCode::BAD_REQUEST, error_code::BAD_REQUEST, message, None)
+    }
+
+    fn conflict(code: &'static str, message: impl Into<String>, result: Option<u32>) -> Self {
+        DeviceError::new(StatusCode::CONFLICT, code, message, result)
+    }
+
+    pub(crate) fn internal(cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        DeviceError {
+            cause: Some(cause.into()),
+            ..DeviceError::new(StatusCode::INTERNAL_SERVER_ERROR, error_code::INTERNAL, "internal error", None)
         }
     }
-    pub(crate) fn internal(e: impl std::fmt::Display) -> Refusal {
-        tracing::error!(error = %e, "device API failure");
-        Refusal::new(500, error_code::INTERNAL, "internal error", None)
-    }
 }
 
-impl From<idv_store::StoreError> for Refusal {
-    fn from(e: idv_store::StoreError) -> Self {
-        Refusal::internal(e)
-    }
-}
-
-impl From<crate::error::ServerError> for Refusal {
-    fn from(e: crate::error::ServerError) -> Self {
+impl From<ServerError> for DeviceError {
+    fn from(e: ServerError) -> Self {
         match e {
-            crate::error::ServerError::Api(a) if a.code == idv_api::ErrorCode::ServiceUnavailable => {
-                Refusal::new(503, error_code::UNAVAILABLE, a.message, None)
-            }
-            other => Refusal::internal(other),
+            ServerError::Overloaded => DeviceError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                error_code::UNAVAILABLE,
+                "The verification engines are saturated; retry shortly.",
+                None,
+            ),
+            other => DeviceError::internal(other),
         }
     }
 }
 
-fn json(status: StatusCode, value: &impl serde::Serialize) -> Response {
+impl From<idv_store::StoreError> for DeviceError {
+    fn from(e: idv_store::StoreError) -> Self {
+        DeviceError::internal(e)
+    }
+}
+
+impl IntoResponse for DeviceError {
+    fn into_response(self) -> Response {
+        match &self.cause {
+            Some(cause) => tracing::error!(error = %cause, "device API failure"),
+            None => tracing::info!(code = self.code, message = %self.message, "device call refused"),
+        }
+        let body =
+            proto::DeviceError { code: self.code.to_owned(), message: self.message, result_code: self.result_code };
+        json(self.status, &body)
+    }
+}
+
+pub(crate) fn json(status: StatusCode, value: &impl serde::Serialize) -> Response {
     let body = serde_json::to_vec(value).expect("protocol types serialise");
     (status, [("content-type", "application/json")], body).into_response()
 }
@@ -91,99 +132,83 @@ pub(crate) struct DeviceCall {
     pub now: i64,
 }
 
-async fn handle(State(state): State<Arc<AppState>>, req: Request<Body>) -> Response {
-    let path = req.uri().path().to_owned();
-    let request_id = uuid::Uuid::new_v4().to_string().to_uppercase();
-    let span = tracing::info_span!("device", request_id = %request_id, path = %path);
-    let outcome = async {
-        let call = authenticate(&state, req).await?;
-        match path.as_str() {
-            "/device/v1/start" => flow::start(&state, call).await.and_then(to_json),
-            "/device/v1/round" => flow::round(&state, call).await.and_then(to_json),
-            "/device/v1/status" => flow::status(&state, call).await.and_then(to_json),
-            "/device/v1/cancel" => flow::cancel(&state, call).await.and_then(to_json),
-            _ => Err(Refusal::new(404, error_code::BAD_REQUEST, "unknown device endpoint", None)),
-        }
+impl DeviceCall {
+    fn options(&self) -> Result<TransactionOptions, DeviceError> {
+        let bytes = self.tx.options.as_ref().ok_or_else(|| DeviceError::internal("transaction options are gone"))?;
+        serde_json::from_slice(bytes).map_err(DeviceError::internal)
     }
-    .instrument(span.clone())
-    .await;
-    let _enter = span.enter();
-    match outcome {
-        Ok(v) => json(StatusCode::OK, &v),
-        Err(r) => {
-            tracing::info!(code = %r.body.code, message = %r.body.message, "device call refused");
-            json(r.status, &r.body)
-        }
-    }
-}
 
-fn to_json(v: impl serde::Serialize) -> Result<serde_json::Value, Refusal> {
-    serde_json::to_value(v).map_err(Refusal::internal)
+    fn parse<T: serde::de::DeserializeOwned>(&self) -> Result<T, DeviceError> {
+        serde_json::from_slice(&self.body).map_err(|e| DeviceError::bad_request(e.to_string()))
+    }
 }
 
 fn header<'a>(h: &'a HeaderMap, name: &str) -> &'a str {
     h.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
 }
 
-async fn authenticate(state: &AppState, req: Request<Body>) -> Result<DeviceCall, Refusal> {
-    let (parts, body) = req.into_parts();
-    let now = unix_now();
-    let cfg =
-        ClientConfig::verify(header(&parts.headers, proto::HEADER_CONFIG), &state.clientcfg_key, now).map_err(|e| {
-            match e {
-                ClientConfigError::Expired => Refusal::new(
-                    401,
+impl FromRequest<Arc<AppState>> for DeviceCall {
+    type Rejection = DeviceError;
+
+    async fn from_request(req: Request, state: &Arc<AppState>) -> Result<Self, DeviceError> {
+        let (parts, body) = req.into_parts();
+        let now = state.now();
+        let unauthorized =
+            |code, message: &str, result| DeviceError::new(StatusCode::UNAUTHORIZED, code, message, result);
+        let cfg = ClientConfig::verify(header(&parts.headers, HEADER_CONFIG), &state.clientcfg_key, now).map_err(
+            |e| match e {
+                ClientConfigError::Expired => unauthorized(
                     error_code::CONFIG_EXPIRED,
                     "the client configuration has expired",
                     Some(result_code::CANCELLED_OR_TIMEOUT),
                 ),
-                _ => Refusal::new(
-                    401,
+                _ => unauthorized(
                     error_code::BAD_CONFIG,
                     "the client configuration is not valid",
                     Some(result_code::INIT_FAILED),
                 ),
-            }
+            },
+        )?;
+        let limit = state.config.max_body_bytes;
+        let body = http_body_util::Limited::new(body, limit)
+            .collect()
+            .await
+            .map_err(|_| {
+                DeviceError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    error_code::TOO_LARGE,
+                    format!("request body over {limit} bytes"),
+                    None,
+                )
+            })?
+            .to_bytes();
+        let tx = state.store.get_transaction_for_device(&cfg.tid).await?.ok_or_else(|| {
+            unauthorized(error_code::BAD_CONFIG, "unknown transaction", Some(result_code::INVALID_TRANSACTION))
         })?;
-    let body = http_body_util::Limited::new(body, state.config.max_body_bytes)
-        .collect()
-        .await
-        .map_err(|_| {
-            Refusal::new(
-                413,
-                error_code::TOO_LARGE,
-                format!("request body over {} bytes", state.config.max_body_bytes),
-                None,
+        let secret = tx.device_secret.as_ref().ok_or_else(|| {
+            DeviceError::new(
+                StatusCode::GONE,
+                error_code::TRANSACTION_CLOSED,
+                "the transaction's data has been deleted",
+                Some(result_code::INVALID_TRANSACTION),
             )
-        })?
-        .to_bytes();
-    let tx = state.store.get_transaction_for_device(&cfg.tid).await?.ok_or_else(|| {
-        Refusal::new(401, error_code::BAD_CONFIG, "unknown transaction", Some(result_code::INVALID_TRANSACTION))
-    })?;
-    let secret = tx.device_secret.as_ref().ok_or_else(|| {
-        Refusal::new(
-            410,
-            error_code::TRANSACTION_CLOSED,
-            "the transaction's data has been deleted",
-            Some(result_code::INVALID_TRANSACTION),
-        )
-    })?;
-    let claimed = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(&cfg.cred).unwrap_or_default();
-    if !bool::from(claimed.as_slice().ct_eq(&secret[..])) {
-        return Err(Refusal::new(
-            401,
-            error_code::BAD_CONFIG,
-            "the client configuration does not belong to this transaction",
-            Some(result_code::INIT_FAILED),
-        ));
+        })?;
+        let claimed = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(&cfg.cred).unwrap_or_default();
+        if !bool::from(claimed.as_slice().ct_eq(&secret[..])) {
+            return Err(unauthorized(
+                error_code::BAD_CONFIG,
+                "the client configuration does not belong to this transaction",
+                Some(result_code::INIT_FAILED),
+            ));
+        }
+        let session_header = header(&parts.headers, HEADER_SESSION).to_owned();
+        let mac = header(&parts.headers, HEADER_SIGNATURE);
+        if !proto::verify_request_mac(secret, parts.method.as_str(), parts.uri.path(), &session_header, &body, mac) {
+            return Err(unauthorized(error_code::BAD_SIGNATURE, "the request signature does not verify", None));
+        }
+        let body_hash = hex::encode(sha2::Sha256::digest(&body));
+        Ok(DeviceCall { cfg, tx, session_header, body, body_hash, now })
     }
-    let session_header = header(&parts.headers, proto::HEADER_SESSION).to_owned();
-    let mac = header(&parts.headers, proto::HEADER_SIGNATURE);
-    if !proto::verify_request_mac(secret, parts.method.as_str(), parts.uri.path(), &session_header, &body, mac) {
-        return Err(Refusal::new(401, error_code::BAD_SIGNATURE, "the request signature does not verify", None));
-    }
-    let body_hash = hex::encode(sha2::Sha256::digest(&body));
-    Ok(DeviceCall { cfg, tx, session_header, body, body_hash, now })
 }
 
 /// The SDK result code of a finished transaction, from its stored verdict.
@@ -191,11 +216,7 @@ pub(crate) fn final_result_code(tx: &Transaction) -> u32 {
     match tx.state {
         TxState::Expired | TxState::Cancelled => result_code::CANCELLED_OR_TIMEOUT,
         _ => {
-            let passed = tx
-                .verdict
-                .as_ref()
-                .and_then(|v| serde_json::from_slice::<idv_api::Verdict>(v).ok())
-                .is_some_and(|v| v.passed);
+            let passed = crate::finish::stored_verdict(tx).ok().flatten().is_some_and(|v| v.passed);
             if passed { result_code::PASS } else { result_code::FAIL }
         }
     }

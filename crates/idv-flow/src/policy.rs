@@ -1,0 +1,295 @@
+//! The one decision policy: how evidence becomes a verdict, and the verdicts of flows that end without a
+//! decision (timeout, cancellation, retakes exhausted). Every SubCode idv gives is chosen in this file.
+
+use serde::{Deserialize, Serialize};
+
+use crate::evidence::{CheckClass, DocCheck, DocField, DocReading, Evidence, LivenessOutcome};
+use crate::product::{Product, Step};
+use crate::retake::RetakeReason;
+
+/// Result SubCodes (`docs/subcodes.md` is the merchant-facing table). The international SubCode table is not
+/// public; `200` and `205` are confirmed values, the rest follow the sister product's table where it has an
+/// equivalent and are idv's own otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SubCode {
+    /// Every check passed.
+    Passed,
+    /// The document failed a check: unreadable MRZ, wrong check digit, MRZ and printed fields disagree, wrong type.
+    DocumentInvalid,
+    /// The document is expired or not yet valid (and nothing else is wrong with it).
+    DocumentExpired,
+    /// No usable document portrait or reference face to compare against.
+    NoReferenceFace,
+    /// The selfie does not match the document portrait / reference face.
+    FaceMismatch,
+    /// Liveness failed or an attack was detected.
+    LivenessFailed,
+    /// The transaction expired (30 minutes, or the device went quiet) before the flow completed.
+    TimedOut,
+    /// The user cancelled the flow on the device.
+    Cancelled,
+    /// Captured images were unusable after the allowed retakes.
+    PoorQuality,
+    /// The requested check cannot be performed on this server (e.g. passive liveness from one picture): not a
+    /// pass, not an attack.
+    CheckUnavailable,
+}
+
+impl SubCode {
+    pub const ALL: [SubCode; 10] = [
+        SubCode::Passed,
+        SubCode::DocumentInvalid,
+        SubCode::DocumentExpired,
+        SubCode::NoReferenceFace,
+        SubCode::FaceMismatch,
+        SubCode::LivenessFailed,
+        SubCode::TimedOut,
+        SubCode::Cancelled,
+        SubCode::PoorQuality,
+        SubCode::CheckUnavailable,
+    ];
+
+    /// The wire code.
+    pub fn code(self) -> &'static str {
+        match self {
+            SubCode::Passed => "200",
+            SubCode::DocumentInvalid => "201",
+            SubCode::DocumentExpired => "202",
+            SubCode::NoReferenceFace => "203",
+            SubCode::FaceMismatch => "204",
+            SubCode::LivenessFailed => "205",
+            SubCode::TimedOut => "207",
+            SubCode::Cancelled => "208",
+            SubCode::PoorQuality => "209",
+            SubCode::CheckUnavailable => "210",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<SubCode> {
+        SubCode::ALL.into_iter().find(|s| s.code() == code)
+    }
+}
+
+impl Serialize for SubCode {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.code())
+    }
+}
+
+impl<'de> Deserialize<'de> for SubCode {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        SubCode::from_code(&s).ok_or_else(|| serde::de::Error::custom(format!("unknown SubCode {s:?}")))
+    }
+}
+
+/// What the policy needs to know of the merchant's request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Policy {
+    pub product: Product,
+    /// The DocType code asked for, for the record.
+    pub doc_type: Option<String>,
+}
+
+/// The evidence a decision was taken on, kept with the verdict so it can be rendered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Decision {
+    pub product: Product,
+    pub doc_type: Option<String>,
+    pub evidence: Evidence,
+}
+
+/// The stored outcome of a finished transaction.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Verdict {
+    pub passed: bool,
+    pub sub_code: SubCode,
+    /// Human-readable reasons behind the verdict.
+    pub reasons: Vec<String>,
+    /// `None` for flows that ended without a decision (timeout, cancellation, retakes exhausted).
+    pub decision: Option<Decision>,
+}
+
+impl Verdict {
+    /// A failure with no evidence beyond its reason.
+    pub fn failed(sub_code: SubCode, reason: impl Into<String>) -> Verdict {
+        Verdict { passed: false, sub_code, reasons: vec![reason.into()], decision: None }
+    }
+}
+
+/// The one document SubCode rule, for eKYC and DocOcr alike: `None` when no check failed; `DocumentExpired`
+/// when the only failures are validity dates (the document is otherwise sound, so the merchant can ask for a
+/// current one); `DocumentInvalid` as soon as any other check failed.
+pub fn document_sub_code<'a>(checks: impl IntoIterator<Item = &'a DocCheck>) -> Option<SubCode> {
+    let mut worst = None;
+    for c in checks.into_iter().filter(|c| !c.passed) {
+        match c.class {
+            CheckClass::Consistency => return Some(SubCode::DocumentInvalid),
+            CheckClass::Validity => worst = Some(SubCode::DocumentExpired),
+        }
+    }
+    worst
+}
+
+/// What a one-picture document read (DocOcr) must show beyond the consistency checks, which always apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DocRequirement {
+    /// A portrait was found on the page.
+    Portrait,
+    /// The face detector confirmed the portrait, and every core printed field was read.
+    Complete,
+    /// The consistency checks only.
+    ChecksOnly,
+}
+
+/// The outcome of a one-picture document read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocOutcome {
+    pub passed: bool,
+    pub sub_code: SubCode,
+    pub reasons: Vec<String>,
+}
+
+/// The printed fields [`DocRequirement::Complete`] needs on a portrait page.
+const CORE_PRINTED: [DocField; 5] =
+    [DocField::Surname, DocField::GivenNames, DocField::DocumentNumber, DocField::BirthDate, DocField::ExpiryDate];
+
+/// Decides a one-picture document read (DocOcr). `back_side`: the picture is a card's back, which carries no
+/// portrait and no printed identity. `label` names the requirement in the reasons (the merchant's own term).
+pub fn read_document(reading: &DocReading, requirement: DocRequirement, back_side: bool, label: &str) -> DocOutcome {
+    let mut reasons: Vec<String> = reading.failed_checks().map(|c| format!("{}: {}", c.name, c.reason)).collect();
+    match requirement {
+        DocRequirement::Portrait if !back_side && !reading.portrait_found => {
+            reasons.push(format!("{label}: no portrait was found on the document"));
+        }
+        DocRequirement::Complete if !back_side => {
+            if !reading.portrait_face_refined {
+                reasons.push(format!("{label}: the portrait was not confirmed by the face detector"));
+            }
+            for f in CORE_PRINTED {
+                if !reading.printed.contains(&f) {
+                    reasons.push(format!("{label}: printed field {} was not read", f.as_str()));
+                }
+            }
+        }
+        _ => {}
+    }
+    let passed = reasons.is_empty() && reading.passed();
+    let sub_code = if passed {
+        SubCode::Passed
+    } else {
+        // A requirement not met (or no check at all) is a document that could not be verified.
+        document_sub_code(&reading.checks).unwrap_or(SubCode::DocumentInvalid)
+    };
+    DocOutcome { passed, sub_code, reasons }
+}
+
+/// Combines the evidence into the verdict. Every failed check contributes a reason; the SubCode names the first
+/// failure in the order a merchant would act on it: document, reference, face match, liveness.
+pub fn decide(policy: &Policy, evidence: &Evidence) -> Verdict {
+    let mut reasons = Vec::new();
+    let mut failures: Vec<SubCode> = Vec::new();
+    let product = policy.product;
+    if product.needs_document() {
+        for d in evidence.documents() {
+            let page = match d.page {
+                crate::Page::Front => "front",
+                crate::Page::Back => "back",
+            };
+            for c in d.reading.failed_checks() {
+                reasons.push(format!("document {page}: {}: {}", c.name, c.reason));
+            }
+        }
+        if let Some(code) = document_sub_code(evidence.documents().flat_map(|d| &d.reading.checks)) {
+            failures.push(code);
+        }
+        if evidence.doc_front.is_none() {
+            reasons.push("no document page was accepted".into());
+            failures.push(SubCode::DocumentInvalid);
+        }
+    }
+    if product.needs_face() {
+        match &evidence.face {
+            None => {
+                reasons.push("no face step was accepted".into());
+                failures.push(SubCode::LivenessFailed);
+            }
+            Some(f) => {
+                match f.comparison.matched() {
+                    Some(true) => {}
+                    Some(false) => {
+                        reasons.push("the face does not match the reference portrait".into());
+                        failures.push(SubCode::FaceMismatch);
+                    }
+                    None if product.needs_document() => {
+                        reasons.push("no portrait could be cut from the document to compare with".into());
+                        failures.push(SubCode::NoReferenceFace);
+                    }
+                    None => {}
+                }
+                if f.liveness.outcome == LivenessOutcome::Attack {
+                    reasons.extend(f.liveness.reasons.iter().map(|r| format!("liveness: {r}")));
+                    failures.push(SubCode::LivenessFailed);
+                }
+            }
+        }
+    }
+    let passed = failures.is_empty();
+    if passed {
+        reasons.push("every check passed".into());
+    }
+    Verdict {
+        passed,
+        sub_code: failures.first().copied().unwrap_or(SubCode::Passed),
+        reasons,
+        decision: Some(Decision { product, doc_type: policy.doc_type.clone(), evidence: evidence.clone() }),
+    }
+}
+
+/// Why a flow ran out of time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Timeout {
+    /// The transaction's hard expiry passed before the device started.
+    BeforeStart,
+    /// The transaction's hard expiry passed before the flow completed.
+    Expired,
+    /// The device went quiet for longer than the idle timeout.
+    Idle,
+}
+
+impl Timeout {
+    pub fn reason(self) -> &'static str {
+        match self {
+            Timeout::BeforeStart => "the transaction expired before the device started",
+            Timeout::Expired => "the transaction expired before the verification flow completed",
+            Timeout::Idle => "the device went quiet for longer than the idle timeout",
+        }
+    }
+}
+
+/// Is a transaction overdue at `now`? `last_activity` is the device session's last round, if one started.
+pub fn timed_out(now: i64, expires_at: i64, last_activity: Option<i64>, idle_timeout_s: i64) -> Option<Timeout> {
+    if now >= expires_at {
+        return Some(Timeout::Expired);
+    }
+    if last_activity.is_some_and(|t| now - t > idle_timeout_s) {
+        return Some(Timeout::Idle);
+    }
+    None
+}
+
+pub fn timeout_verdict(why: Timeout) -> Verdict {
+    Verdict::failed(SubCode::TimedOut, why.reason())
+}
+
+pub fn cancelled() -> Verdict {
+    Verdict::failed(SubCode::Cancelled, "the user cancelled the flow on the device")
+}
+
+/// The verdict when a step stayed unusable through every attempt: a capture the liveness check kept rejecting
+/// is a liveness failure, any other an image-quality failure.
+pub fn attempts_exhausted(step: Step, attempts: u32, reason: RetakeReason, detail: &str) -> Verdict {
+    let why = format!("{step:?}: still unusable after {attempts} attempts ({detail})");
+    let sub = if reason.is_liveness() { SubCode::LivenessFailed } else { SubCode::PoorQuality };
+    Verdict::failed(sub, why)
+}

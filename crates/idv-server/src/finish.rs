@@ -1,0 +1,50 @@
+//! Ending a transaction without a device round: timeouts (hard expiry, idle device) and cancellation. The
+//! verdicts come from `idv-flow`; the store's conditional transitions make sure exactly one finisher wins, so a
+//! device round, the sweeper and CheckResult racing each other store one verdict and fire one callback.
+
+use idv_flow::{Timeout, Verdict};
+
+use crate::AppState;
+use crate::error::ServerError;
+
+/// Closes one overdue transaction with a timeout verdict. Returns false when another finisher won.
+pub(crate) async fn expire(state: &AppState, id: &str, why: Timeout, now: i64) -> Result<bool, ServerError> {
+    let verdict = idv_flow::timeout_verdict(why);
+    let bytes = serde_json::to_vec(&verdict).map_err(ServerError::internal)?;
+    let won = state.store.expire(id, &bytes, now).await?;
+    if won {
+        crate::callbacks::notify(state, id, &verdict).await;
+    }
+    Ok(won)
+}
+
+/// The user cancelled on the device. Returns false when the transaction was already over.
+pub(crate) async fn cancel(state: &AppState, id: &str, now: i64) -> Result<bool, ServerError> {
+    let verdict = idv_flow::cancelled();
+    let bytes = serde_json::to_vec(&verdict).map_err(ServerError::internal)?;
+    let won = state.store.cancel(id, &bytes, now).await?;
+    if won {
+        crate::callbacks::notify(state, id, &verdict).await;
+    }
+    Ok(won)
+}
+
+/// The housekeeping sweep: every transaction whose time ran out gets its verdict, even if nobody asks.
+pub(crate) async fn expire_overdue(state: &AppState, now: i64) -> Result<(), ServerError> {
+    for id in state.store.overdue_transactions(now, 500).await? {
+        expire(state, &id, Timeout::Expired, now).await?;
+    }
+    let cutoff = now - state.config.device_idle_timeout.as_secs() as i64;
+    for id in state.store.idle_transactions(cutoff, 500).await? {
+        expire(state, &id, Timeout::Idle, now).await?;
+    }
+    Ok(())
+}
+
+/// The stored verdict of a finished transaction.
+pub(crate) fn stored_verdict(tx: &idv_store::Transaction) -> Result<Option<Verdict>, ServerError> {
+    match &tx.verdict {
+        None => Ok(None),
+        Some(bytes) => serde_json::from_slice(bytes).map(Some).map_err(ServerError::internal),
+    }
+}

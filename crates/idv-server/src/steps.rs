@@ -1,0 +1,399 @@
+//! One capture step on the engines: runs the document, face and liveness engines on the worker pool, keeps the
+//! evidence images, and turns the measurements into `idv-flow`'s typed evidence or a retake reason. It decides
+//! nothing: whether the transaction passes is `idv_flow::decide`'s call.
+//! [`doc_reading`] is public so the CLI reports a picture as DocOcr would.
+
+use std::collections::BTreeSet;
+
+use idv_api::doctype::MrzLayout;
+use idv_api::{DocType, TransactionOptions};
+use idv_doc::{CardSide, DocClass as EngineDocClass, DocError, DocRequest, DocTypeSpec, Field};
+use idv_face::{Decision, FaceError, MultiFace};
+use idv_flow::{
+    BlobId, ChallengeRecord, CheckClass, Comparison, DocCheck, DocEvidence, DocField, DocReading, Evidence,
+    FaceEvidence, FaceQuality, FaceThresholds, ImageKind, LivenessCheck, LivenessEvidence, LivenessOutcome, ModelRef,
+    MrzEvidence, Page, RetakeReason, SelfieAnalysis, Step, StepEvidence, StepOutcome,
+};
+use idv_liveness::{ChallengeSpec, ReasonCode};
+use idv_protocol::device::Challenge;
+use serde_json::{Value, json};
+
+use crate::AppState;
+use crate::error::ServerError;
+
+/// Frames of the face step analysed as selfie candidates.
+const SELFIE_CANDIDATES: usize = 3;
+
+/// How long frame digests are remembered: a capture replayed within this time into another transaction is
+/// caught by its bytes (a re-encoded replay is left to the challenge: new colours and actions every round).
+pub const FRAME_DIGEST_TTL_S: i64 = 30 * 24 * 3600;
+
+/// One round's capture, as the device sent it.
+pub(crate) struct Capture<'a> {
+    pub transaction_id: &'a str,
+    pub options: &'a TransactionOptions,
+    pub step: Step,
+    /// Image bytes and capture time (ms since the instruction arrived).
+    pub frames: Vec<(Vec<u8>, u32)>,
+    /// The liveness challenge the face step answers.
+    pub challenge: Option<&'a Challenge>,
+    pub now: i64,
+}
+
+/// The outcome of a step and a small record of it for the round log (no personal data).
+pub(crate) struct Measured {
+    pub outcome: StepOutcome,
+    pub detail: Value,
+}
+
+fn retake(reason: RetakeReason, detail: impl Into<String>) -> Measured {
+    let detail = detail.into();
+    Measured {
+        detail: json!({"retake": reason.code(), "reason": detail}),
+        outcome: StepOutcome::Retake { reason, detail },
+    }
+}
+
+fn png(img: &image::RgbImage) -> Result<Vec<u8>, ServerError> {
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png).map_err(ServerError::internal)?;
+    Ok(out.into_inner())
+}
+
+pub(crate) async fn run(state: &AppState, c: Capture<'_>, so_far: &Evidence) -> Result<Measured, ServerError> {
+    match c.step {
+        Step::DocFront | Step::DocBack => doc_step(state, c).await,
+        Step::Face => face_step(state, c, so_far).await,
+    }
+}
+
+/// The calendar day of `now` (Unix seconds, UTC), for the documents' validity checks.
+pub(crate) fn today(now: i64) -> mrz::Date {
+    let t = time::OffsetDateTime::from_unix_timestamp(now).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    mrz::Date::new(t.year(), t.month() as u32, t.day() as u32)
+}
+
+/// The engine's view of a DocType the API accepted: the document class and, for a state's own code, its country.
+pub fn doc_spec(dt: &DocType) -> DocTypeSpec {
+    let code = dt.code();
+    let class = match dt.layout() {
+        MrzLayout::Td3 => EngineDocClass::Passport,
+        MrzLayout::Td1 => EngineDocClass::IdCard,
+    };
+    let country = (code.len() == 8 && code[..3].bytes().all(|b| b.is_ascii_uppercase()) && &code[..3] != "GLB")
+        .then(|| code[..3].to_owned());
+    DocTypeSpec { code: code.to_owned(), class, country }
+}
+
+fn field(f: Field) -> Option<DocField> {
+    Some(match f {
+        Field::DocumentType => return None,
+        Field::IssuingCountry => DocField::IssuingCountry,
+        Field::DocumentNumber => DocField::DocumentNumber,
+        Field::Surname => DocField::Surname,
+        Field::GivenNames => DocField::GivenNames,
+        Field::Nationality => DocField::Nationality,
+        Field::BirthDate => DocField::BirthDate,
+        Field::Sex => DocField::Sex,
+        Field::PlaceOfBirth => DocField::PlaceOfBirth,
+        Field::IssueDate => DocField::IssueDate,
+        Field::Authority => DocField::Authority,
+        Field::ExpiryDate => DocField::ExpiryDate,
+        Field::PersonalNumber => DocField::PersonalNumber,
+        Field::Address => DocField::Address,
+    })
+}
+
+/// The document engine's reading as the flow's evidence.
+pub fn doc_reading(r: &idv_doc::DocReading) -> DocReading {
+    DocReading {
+        doc_type: r.doc_type.code.clone(),
+        class: match r.doc_type.class {
+            idv_doc::DocClass::Passport => idv_flow::DocClass::Passport,
+            idv_doc::DocClass::IdCard => idv_flow::DocClass::IdCard,
+        },
+        fields: r.fields.iter().filter_map(|(f, v)| Some((field(*f)?, v.clone()))).collect(),
+        printed: r.printed.keys().filter_map(|f| field(*f)).collect::<BTreeSet<_>>(),
+        checks: r
+            .checks
+            .iter()
+            .map(|c| DocCheck {
+                name: c.name.clone(),
+                class: match c.kind {
+                    idv_doc::CheckKind::Consistency => CheckClass::Consistency,
+                    idv_doc::CheckKind::Validity => CheckClass::Validity,
+                },
+                passed: c.passed,
+                reason: c.reason.clone(),
+            })
+            .collect(),
+        mrz: r.mrz.as_ref().map(|m| MrzEvidence {
+            format: m.format.as_str().to_owned(),
+            lines: m.lines.clone(),
+            valid: m.valid,
+            repairs: m.repairs.clone(),
+        }),
+        located_by: r.located_by.to_owned(),
+        models: r
+            .models
+            .iter()
+            .map(|m| ModelRef { name: None, file: m.path.clone(), sha256: m.sha256.clone(), package: None })
+            .collect(),
+        portrait_found: r.portrait.is_some(),
+        portrait_face_refined: r.portrait.as_ref().is_some_and(|p| p.face_refined),
+    }
+}
+
+async fn doc_step(state: &AppState, mut c: Capture<'_>) -> Result<Measured, ServerError> {
+    let doc_type = c.options.doc_type.ok_or_else(|| ServerError::internal("document step without a DocType"))?;
+    let (page, side, kind) = match c.step {
+        Step::DocBack => (Page::Back, CardSide::Back, ImageKind::DocBack),
+        _ => (Page::Front, CardSide::Front, ImageKind::DocFront),
+    };
+    let image = c.frames.swap_remove(0).0;
+    let req = DocRequest::new(doc_spec(&doc_type), today(c.now)).with_side(side);
+    let bytes = image.clone();
+    let read = state.engines.run(move |e| e.doc.read_bytes(&bytes, &req)).await?;
+    let reading = match read {
+        Ok(r) => r,
+        Err(DocError::Retake(why)) => return Ok(retake(RetakeReason::DocUnreadable, why)),
+        Err(DocError::UnqualifiedPhoto(why)) => return Ok(retake(RetakeReason::UnqualifiedPhoto, why)),
+        Err(DocError::TooLarge(why)) => return Ok(retake(RetakeReason::TooLarge, why)),
+        Err(e) => return Err(ServerError::internal(e)),
+    };
+    let image_blob = state.store.put_blob(c.transaction_id, kind.as_str(), &image, c.now).await?;
+    let portrait = match &reading.portrait {
+        Some(p) => Some(BlobId(
+            state.store.put_blob(c.transaction_id, ImageKind::DocPortrait.as_str(), &png(&p.image)?, c.now).await?,
+        )),
+        None => None,
+    };
+    let evidence = DocEvidence { page, image: BlobId(image_blob), portrait, reading: doc_reading(&reading) };
+    let detail = json!({
+        "locatedBy": reading.located_by,
+        "failedChecks": evidence.reading.failed_checks().count(),
+        "elapsedMs": reading.elapsed_ms,
+    });
+    Ok(Measured { outcome: StepOutcome::Accepted(Box::new(StepEvidence::Document(evidence))), detail })
+}
+
+/// The face to compare the selfie with: the document portrait for document products, the merchant's reference
+/// picture for FACE_LIVENESS with one.
+async fn reference_face(state: &AppState, tx: &str, so_far: &Evidence) -> Result<Option<Vec<u8>>, ServerError> {
+    let blob = match so_far.doc_front.as_ref().and_then(|d| d.portrait.clone()) {
+        Some(b) => Some(b.0),
+        None => state.store.blob_of_kind(tx, ImageKind::ReferenceFace.as_str()).await?,
+    };
+    match blob {
+        Some(id) => Ok(Some(state.store.get_blob(tx, &id).await?)),
+        None => Ok(None),
+    }
+}
+
+/// The liveness engine's word for why a capture was inconclusive, as the flow's retake reason.
+fn liveness_retake(code: Option<ReasonCode>) -> RetakeReason {
+    match code {
+        Some(ReasonCode::TooFewFrames) => RetakeReason::LivenessTooFewFrames,
+        Some(ReasonCode::NoFace) => RetakeReason::LivenessNoFace,
+        Some(ReasonCode::FaceLost) => RetakeReason::LivenessFaceLost,
+        Some(ReasonCode::MultipleFaces) => RetakeReason::LivenessMultipleFaces,
+        Some(ReasonCode::ActionMissing) => RetakeReason::LivenessActionMissing,
+        Some(ReasonCode::ActionOrder) => RetakeReason::LivenessActionOrder,
+        Some(ReasonCode::ActionLate) => RetakeReason::LivenessActionLate,
+        _ => RetakeReason::LivenessUnknown,
+    }
+}
+
+fn model_ref(m: &idv_face::ModelRecord) -> ModelRef {
+    ModelRef {
+        name: Some(m.name.to_owned()),
+        file: m.file.clone(),
+        sha256: m.sha256.clone(),
+        package: Some(m.package.clone()),
+    }
+}
+
+async fn face_step(state: &AppState, c: Capture<'_>, so_far: &Evidence) -> Result<Measured, ServerError> {
+    let frames = c.frames;
+    if let Some(evidence) = reused_frames(state, c.transaction_id, &frames, c.now).await? {
+        return Ok(Measured {
+            outcome: StepOutcome::Accepted(Box::new(evidence)),
+            detail: json!({"frames": frames.len()}),
+        });
+    }
+    let reference = reference_face(state, c.transaction_id, so_far).await?;
+    let multi = if c.options.need_multi_face_check { MultiFace::Reject } else { MultiFace::Largest };
+    let images: Vec<Vec<u8>> = frames.iter().map(|(b, _)| b.clone()).collect();
+    let (best, last_err, reference) = state
+        .engines
+        .run(move |e| {
+            // The best of a few frames spread over the capture stands for the selfie: analysing every frame would
+            // repeat what the liveness check does anyway, at ~45 ms a frame.
+            let mut best: Option<(usize, idv_face::FaceAnalysis)> = None;
+            let mut last_err = None;
+            let n = images.len();
+            let mut picks: Vec<usize> =
+                (0..SELFIE_CANDIDATES).map(|k| k * (n - 1) / (SELFIE_CANDIDATES - 1).max(1)).collect();
+            picks.dedup();
+            for i in picks {
+                match e.face.decode(&images[i]).and_then(|img| e.face.analyze(&img, multi)) {
+                    Ok(a) => {
+                        if best
+                            .as_ref()
+                            .is_none_or(|(_, b)| a.quality.face_quality_score > b.quality.face_quality_score)
+                        {
+                            best = Some((i, a));
+                        }
+                    }
+                    Err(err) => last_err = Some(err),
+                }
+            }
+            let reference =
+                reference.map(|r| e.face.decode(&r).and_then(|img| e.face.analyze(&img, MultiFace::Largest)));
+            (best, last_err, reference)
+        })
+        .await?;
+    let Some((index, selfie)) = best else {
+        return match last_err {
+            Some(FaceError::NoFace) | None => Ok(retake(RetakeReason::NoFace, "no face was found in the frames")),
+            Some(FaceError::MultipleFaces { count }) => Ok(retake(
+                RetakeReason::MultipleFaces,
+                format!("{count} faces in view; only the user may be in the picture"),
+            )),
+            Some(other) if other.is_bad_input() => Ok(retake(RetakeReason::UnqualifiedPhoto, other.to_string())),
+            Some(other) => Err(ServerError::internal(other)),
+        };
+    };
+    let issues = selfie.quality.issues();
+    if !issues.is_empty() {
+        return Ok(retake(RetakeReason::PoorQuality, format!("face picture quality: {issues:?}")));
+    }
+    let info = state.engines.face().info();
+    let t = info.thresholds;
+    let analysis = SelfieAnalysis {
+        quality: FaceQuality {
+            face_quality_score: selfie.quality.face_quality_score,
+            sharpness_score: selfie.quality.sharpness_score,
+            illumination_score: selfie.quality.illumination_score,
+        },
+        thresholds: FaceThresholds {
+            decision_cosine: t.decision_cosine,
+            decision_score: t.decision_score,
+            detector_score: t.detector_score,
+        },
+        detector: model_ref(&info.detector),
+        recognizer: model_ref(&info.recognizer),
+    };
+    let comparison = match reference {
+        None => Comparison::NotCompared,
+        Some(Err(e)) => Comparison::ReferenceUnusable { why: e.to_string() },
+        Some(Ok(reference)) => {
+            let cmp = state.engines.face().compare(&selfie, &reference);
+            Comparison::Compared {
+                score: (cmp.face_comparison_score * 100.0).round() / 100.0,
+                cosine: cmp.cosine,
+                matched: cmp.decision == Decision::Match,
+            }
+        }
+    };
+    let challenge = c.challenge.ok_or_else(|| ServerError::internal("face step without a challenge"))?;
+    let spec = challenge_spec(challenge).map_err(ServerError::internal)?;
+    let frame_times: Vec<u32> = frames.iter().map(|(_, t)| *t).collect();
+    let images: Vec<Vec<u8>> = frames.iter().map(|(b, _)| b.clone()).collect();
+    let verdict = state
+        .engines
+        .run(move |e| {
+            let mut inputs = Vec::with_capacity(images.len());
+            for (bytes, t_ms) in images.iter().zip(frame_times) {
+                inputs.push(idv_liveness::FrameInput { image: e.face.decode(bytes)?, t_ms });
+            }
+            e.liveness.verify(&spec, &inputs, None)
+        })
+        .await?;
+    let verdict = match verdict {
+        Ok(v) => v,
+        Err(idv_liveness::LivenessError::Face(f)) if f.is_bad_input() => {
+            return Ok(retake(RetakeReason::LivenessUnqualifiedPhoto, f.to_string()));
+        }
+        Err(idv_liveness::LivenessError::Vision(v)) if v.is_bad_input() => {
+            return Ok(retake(RetakeReason::LivenessUnqualifiedPhoto, v.to_string()));
+        }
+        Err(e) => return Err(ServerError::internal(e)),
+    };
+    let reasons: Vec<String> = verdict.reasons.iter().map(|r| format!("{}: {}", r.code.as_str(), r.detail)).collect();
+    let (outcome, reasons) = if verdict.passed {
+        (
+            LivenessOutcome::Passed,
+            vec![format!("challenge {:?} performed in order by the same live face", challenge.actions)],
+        )
+    } else if verdict.attack {
+        (LivenessOutcome::Attack, reasons)
+    } else {
+        // Not evidence of an attack (an action not seen, too few frames): the user tries again with a new challenge.
+        return Ok(retake(liveness_retake(verdict.reasons.first().map(|r| r.code)), reasons.join("; ")));
+    };
+    let scores = serde_json::to_value(&verdict.scores).map_err(ServerError::internal)?;
+    let record = ChallengeRecord {
+        actions: challenge.actions.clone(),
+        colours: challenge.colours.clone(),
+        colour_ms: challenge.colour_ms,
+        frame_interval_ms: challenge.frame_interval_ms,
+        action_window_ms: challenge.action_window_ms,
+    };
+    let image = state.store.put_blob(c.transaction_id, ImageKind::Selfie.as_str(), &frames[index].0, c.now).await?;
+    let matched = comparison.matched();
+    let face = FaceEvidence {
+        image: BlobId(image),
+        selfie: Some(analysis),
+        comparison,
+        liveness: LivenessEvidence { outcome, reasons, check: LivenessCheck::Challenge { challenge: record, scores } },
+    };
+    Ok(Measured {
+        outcome: StepOutcome::Accepted(Box::new(StepEvidence::Face(face))),
+        detail: json!({"frames": frames.len(), "matched": matched}),
+    })
+}
+
+/// Registers the digests of the face frames; frames already submitted in another transaction are an injection
+/// (a capture replayed with this session's credential), decided as an attack without running the engines.
+async fn reused_frames(
+    state: &AppState,
+    tx: &str,
+    frames: &[(Vec<u8>, u32)],
+    now: i64,
+) -> Result<Option<StepEvidence>, ServerError> {
+    let digests: Vec<[u8; 32]> = frames.iter().map(|(b, _)| idv_liveness::frame_digest(b)).collect();
+    let Some(_other) = state.store.register_frame_digests(tx, &digests, now, now + FRAME_DIGEST_TTL_S).await? else {
+        return Ok(None);
+    };
+    // The other transaction's id is not named: it may belong to another merchant.
+    let reason = "frames_reused: frames of this capture were already submitted in another transaction".to_owned();
+    let image = state.store.put_blob(tx, ImageKind::Selfie.as_str(), &frames[0].0, now).await?;
+    Ok(Some(StepEvidence::Face(FaceEvidence {
+        image: BlobId(image),
+        selfie: None,
+        comparison: Comparison::NotCompared,
+        liveness: LivenessEvidence {
+            outcome: LivenessOutcome::Attack,
+            reasons: vec![reason],
+            check: LivenessCheck::FramesReused,
+        },
+    })))
+}
+
+/// The engine's challenge from its wire form.
+pub fn challenge_spec(c: &Challenge) -> idv_liveness::Result<ChallengeSpec> {
+    ChallengeSpec::from_names(&c.actions, &c.colours, c.colour_ms, c.frame_interval_ms, c.action_window_ms)
+}
+
+/// A challenge's wire form.
+pub(crate) fn challenge_wire(spec: &ChallengeSpec) -> Challenge {
+    let (actions, colours) = spec.names();
+    Challenge {
+        actions,
+        colours,
+        colour_ms: spec.colour_ms,
+        frame_interval_ms: spec.frame_interval_ms,
+        action_window_ms: spec.action_window_ms,
+    }
+}

@@ -1,0 +1,54 @@
+//! DocOcr: a document page read and checked in one call.
+
+use serde_json::Value;
+
+use crate::helpers::{
+    Merchant, Reply, Server, assert_error, call_signed, map, no_face_b64, nonce, specimen_b64, start,
+};
+
+async fn doc_ocr(s: &Server, m: &Merchant, picture: &str, extra: &[(&str, &str)]) -> Reply {
+    let mut q = map(&[("DocType", "GLB03002"), ("ProductCode", "ID_OCR_MIN"), ("MerchantBizId", "ocr1")]);
+    q.extend(map(extra));
+    call_signed(s, m, "DocOcr", &q, &map(&[("IdOcrPictureBase64", picture)]), &nonce()).await
+}
+
+#[tokio::test]
+async fn doc_ocr_reads_checks_and_names_what_failed() {
+    let s = start().await;
+    let m = s.merchant("A").await;
+    let valid = doc_ocr(&s, &m, &specimen_b64(41, idv_eval::specimen::Validity::Valid, Default::default()), &[]).await;
+    assert_eq!(valid.status, 200, "{}", valid.json);
+    assert_eq!(
+        (valid.json["Result"]["Passed"].as_str(), valid.json["Result"]["SubCode"].as_str()),
+        (Some("Y"), Some("200"))
+    );
+    let ext: Value = serde_json::from_str(valid.json["Result"]["ExtIdInfo"].as_str().unwrap()).unwrap();
+    assert!(ext["ocrIdInfo"]["passportNo"].as_str().is_some_and(|p| !p.is_empty()), "{ext}");
+    assert_eq!(ext["ocrIdPassed"], "Y");
+
+    let expired =
+        doc_ocr(&s, &m, &specimen_b64(42, idv_eval::specimen::Validity::Expired, Default::default()), &[]).await;
+    assert_eq!(
+        (expired.json["Result"]["Passed"].as_str(), expired.json["Result"]["SubCode"].as_str()),
+        (Some("N"), Some("202"))
+    );
+    let tamper = idv_eval::specimen::Tamper {
+        wrong_check_digits: vec![idv_eval::specimen::CheckDigit::DocumentNumber],
+        ..Default::default()
+    };
+    let bad = doc_ocr(&s, &m, &specimen_b64(43, idv_eval::specimen::Validity::Valid, tamper), &[]).await;
+    assert_eq!(
+        (bad.json["Result"]["Passed"].as_str(), bad.json["Result"]["SubCode"].as_str()),
+        (Some("N"), Some("201"))
+    );
+    let ext: Value = serde_json::from_str(bad.json["Result"]["ExtIdInfo"].as_str().unwrap()).unwrap();
+    assert!(ext["reasons"].to_string().contains("mrz_check_document_number"), "the failed check is named: {ext}");
+
+    let garbage = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, b"not a picture at all");
+    assert_error(&doc_ocr(&s, &m, &garbage, &[]).await, 401, "UnqualifiedPhoto");
+    assert_error(&doc_ocr(&s, &m, &no_face_b64(), &[]).await, 401, "UnqualifiedPhoto");
+    assert_error(&doc_ocr(&s, &m, &no_face_b64(), &[("Spoof", "T")]).await, 400, "InvalidParameter");
+    assert_error(&doc_ocr(&s, &m, &no_face_b64(), &[("DocType", "00000006")]).await, 400, "InvalidParameter");
+    assert_error(&doc_ocr(&s, &m, &no_face_b64(), &[("CardSide", "OCR_ID_BACK")]).await, 400, "InvalidParameter");
+    s.stop().await;
+}

@@ -1,0 +1,9 @@
+//! Black-box tests of the HTTP server: a real server on port 0 over a fresh data directory, driven over loopback
+//! with requests signed exactly as the official SDKs sign them.
+
+mod device;
+mod doc;
+mod face;
+mod helpers;
+mod housekeeping;
+mod merchant;

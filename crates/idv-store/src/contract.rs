@@ -1,0 +1,602 @@
+//! The rules every [`Store`] backend must follow, as executable checks. The server is written against the trait
+//! alone, so a backend that differs from SQLite in any of these (an off-by-one expiry, a transition two finishers
+//! can both win, a blob readable through another transaction) breaks it in ways no server test would pin down.
+//!
+//! [`store_contract`] runs every check; each is also public, named for the rule it proves, so a backend's tests
+//! can report them one by one. A check panics on the first broken rule.
+//!
+//! The checks tolerate a store that already holds data, including their own from an earlier run: they create
+//! their merchants, keys and transactions under fresh random ids, assert on what they created rather than on
+//! whole listings, and the two purge checks use time windows (nonces 10..=40, frame digests 100..=500) no other
+//! check writes to, clearing them first. Only two runs of the suite must not share a database at the same time.
+
+use zeroize::Zeroizing;
+
+use crate::{
+    MAX_FRAME_DIGESTS_PER_CALL, Merchant, NewTransaction, RoundUpdate, Store, StoreError, Transaction, TxState,
+};
+
+/// An expiry no check reaches: the value stays live for the whole run.
+const FAR: i64 = i64::MAX / 2;
+/// Large enough that a check's own rows are listed even on a store full of other overdue or idle transactions.
+const LISTING: i64 = 10_000;
+
+/// Runs every check, in order, against `store`.
+pub async fn store_contract(store: &dyn Store) {
+    merchants_are_created_found_and_listed(store).await;
+    an_access_key_secret_is_returned_at_creation_and_for_auth_only(store).await;
+    access_keys_are_disabled_and_enabled(store).await;
+    a_replayed_nonce_is_refused(store).await;
+    an_expired_nonce_may_be_reused(store).await;
+    expired_nonces_are_purged(store).await;
+    frame_digests_are_registered_all_or_nothing(store).await;
+    frame_digests_resent_by_the_same_transaction_are_accepted(store).await;
+    another_transactions_frame_digest_blocks(store).await;
+    an_expired_frame_digest_is_taken_over(store).await;
+    frame_digests_per_call_are_limited(store).await;
+    expired_frame_digests_are_purged(store).await;
+    a_transaction_is_seen_only_by_its_merchant(store).await;
+    overdue_transactions_are_listed_oldest_first(store).await;
+    idle_transactions_are_listed_quietest_first(store).await;
+    expire_closes_an_open_transaction_once(store).await;
+    cancel_closes_an_open_transaction_once(store).await;
+    concurrent_finishers_cannot_both_win(store).await;
+    a_device_session_starts_once_and_only_from_initialized(store).await;
+    save_round_requires_the_current_version(store).await;
+    a_finishing_round_stores_the_verdict(store).await;
+    a_finished_transaction_refuses_rounds(store).await;
+    a_blob_is_read_only_through_its_transaction(store).await;
+    blob_of_kind_returns_the_newest(store).await;
+    shredding_makes_sealed_data_unreadable_and_keeps_the_row(store).await;
+    shredding_keeps_frame_digests(store).await;
+    a_shredded_open_transaction_can_still_be_closed(store).await;
+    ping_answers(store).await;
+}
+
+fn random_id() -> String {
+    idv_crypto::random_hex(16)
+}
+
+fn digest() -> [u8; 32] {
+    idv_crypto::random_bytes()
+}
+
+async fn merchant(store: &dyn Store, now: i64) -> Merchant {
+    store.create_merchant("Contract", now).await.expect("create_merchant")
+}
+
+fn new_transaction(merchant_id: &str, created_at: i64, expires_at: i64) -> NewTransaction {
+    NewTransaction {
+        id: random_id(),
+        merchant_id: merchant_id.into(),
+        merchant_biz_id: "biz0001".into(),
+        product: "eKYC".into(),
+        options: b"{\"opt\":1}".to_vec(),
+        device_secret: Zeroizing::new(vec![7; 32]),
+        created_at,
+        expires_at,
+    }
+}
+
+/// An `initialized` transaction of a new merchant: (merchant id, transaction id).
+async fn transaction(store: &dyn Store, created_at: i64, expires_at: i64) -> (String, String) {
+    let m = merchant(store, created_at).await;
+    let tx = new_transaction(&m.id, created_at, expires_at);
+    let id = tx.id.clone();
+    store.create_transaction(tx).await.expect("create_transaction");
+    (m.id, id)
+}
+
+/// An `in_progress` transaction whose device session (state `flow0`, version 1) started at `now`.
+async fn in_progress(store: &dyn Store, now: i64, expires_at: i64) -> (String, String) {
+    let (m, t) = transaction(store, now, expires_at).await;
+    assert!(store.start_device_session(&t, "session", b"flow0", now).await.unwrap(), "start_device_session");
+    (m, t)
+}
+
+/// A round whose new flow state is `state`; its response echoes the state, so a test can tell rounds apart.
+fn round(n: u32, state: &[u8], now: i64) -> RoundUpdate<'_> {
+    RoundUpdate {
+        state,
+        round: n,
+        step: "FACE",
+        outcome: "next",
+        detail: b"{}",
+        request_hash: "hash",
+        response: state,
+        finish: None,
+        now,
+    }
+}
+
+/// A round that ends the flow as `to` with `verdict`.
+fn finishing<'a>(n: u32, state: &'a [u8], to: TxState, verdict: &'a [u8], now: i64) -> RoundUpdate<'a> {
+    RoundUpdate { outcome: "done", finish: Some((to, verdict)), ..round(n, state, now) }
+}
+
+async fn stored(store: &dyn Store, id: &str) -> Transaction {
+    store.get_transaction_for_device(id).await.unwrap().expect("the transaction exists")
+}
+
+fn verdict(tx: &Transaction) -> Option<&[u8]> {
+    tx.verdict.as_deref().map(|v| &v[..])
+}
+
+fn position(list: &[String], id: &str) -> usize {
+    list.iter().position(|x| x == id).unwrap_or_else(|| panic!("{id} is not listed in {list:?}"))
+}
+
+pub async fn merchants_are_created_found_and_listed(store: &dyn Store) {
+    let a = store.create_merchant("Acme", 100).await.unwrap();
+    let b = store.create_merchant("Beta", 101).await.unwrap();
+    assert_ne!(a.id, b.id);
+    assert_eq!((a.name.as_str(), a.enabled, a.created_at), ("Acme", true, 100), "enabled, created at `now`");
+    assert_eq!(store.get_merchant(&a.id).await.unwrap(), Some(a.clone()));
+    assert_eq!(store.get_merchant("mch_missing").await.unwrap(), None);
+    let all = store.list_merchants().await.unwrap();
+    let pos = |m: &Merchant| all.iter().position(|x| x == m).unwrap_or_else(|| panic!("{} is not listed", m.id));
+    assert!(pos(&a) < pos(&b), "merchants are listed in creation order");
+}
+
+pub async fn an_access_key_secret_is_returned_at_creation_and_for_auth_only(store: &dyn Store) {
+    let m = merchant(store, 200).await;
+    let other = merchant(store, 200).await;
+    let (k1, s1) = store.create_access_key(&m.id, 201).await.unwrap();
+    let (k2, s2) = store.create_access_key(&m.id, 202).await.unwrap();
+    let (k3, _) = store.create_access_key(&other.id, 203).await.unwrap();
+    assert_eq!((k1.id.len(), s1.len()), (24, 30), "the AccessKey shapes merchants' tooling expects");
+    assert!(k1.id.chars().chain(s1.chars()).all(|c| c.is_ascii_alphanumeric()));
+    assert_ne!(k1.id, k2.id);
+    assert_ne!(*s1, *s2, "every key has its own secret");
+    assert_eq!((k1.merchant_id.as_str(), k1.enabled, k1.created_at), (m.id.as_str(), true, 201));
+
+    let auth = store.access_key_for_auth(&k1.id).await.unwrap().expect("the key is found for authentication");
+    assert_eq!(auth.key, k1);
+    assert_eq!(*auth.secret, *s1);
+    assert_eq!(auth.merchant, m);
+    assert!(store.access_key_for_auth("IDVnosuchkey000000000000").await.unwrap().is_none());
+
+    // Listing returns `AccessKey`, which has no secret field: a secret is shown once, at creation.
+    assert_eq!(store.list_access_keys(Some(&m.id)).await.unwrap(), vec![k1.clone(), k2.clone()]);
+    let all = store.list_access_keys(None).await.unwrap();
+    assert!(all.contains(&k1) && all.contains(&k2) && all.contains(&k3));
+
+    let missing = store.create_access_key("mch_missing", 204).await;
+    assert!(matches!(missing, Err(StoreError::NotFound(_))), "{missing:?}");
+}
+
+pub async fn access_keys_are_disabled_and_enabled(store: &dyn Store) {
+    let m = merchant(store, 300).await;
+    let (k, secret) = store.create_access_key(&m.id, 300).await.unwrap();
+    assert!(store.set_access_key_enabled(&k.id, false, 301).await.unwrap());
+    assert!(store.set_access_key_enabled(&k.id, false, 302).await.unwrap(), "true means the key exists");
+    // Still found, secret and all: authentication verifies the signature before it says the key is disabled.
+    let auth = store.access_key_for_auth(&k.id).await.unwrap().unwrap();
+    assert!(!auth.key.enabled);
+    assert_eq!(*auth.secret, *secret);
+    assert!(!store.list_access_keys(Some(&m.id)).await.unwrap()[0].enabled);
+
+    assert!(store.set_access_key_enabled(&k.id, true, 303).await.unwrap());
+    assert!(store.access_key_for_auth(&k.id).await.unwrap().unwrap().key.enabled);
+    assert!(!store.set_access_key_enabled("IDVnosuchkey000000000000", false, 304).await.unwrap());
+}
+
+pub async fn a_replayed_nonce_is_refused(store: &dyn Store) {
+    let (k1, k2, n) = (random_id(), random_id(), random_id());
+    assert!(store.consume_nonce(&k1, &n, 1_000, FAR).await.unwrap());
+    assert!(!store.consume_nonce(&k1, &n, 1_001, FAR).await.unwrap(), "a replay");
+    assert!(store.consume_nonce(&k2, &n, 1_001, FAR).await.unwrap(), "nonces are per key");
+}
+
+pub async fn an_expired_nonce_may_be_reused(store: &dyn Store) {
+    let (k, n) = (random_id(), random_id());
+    assert!(store.consume_nonce(&k, &n, 2_000, 2_010).await.unwrap());
+    assert!(!store.consume_nonce(&k, &n, 2_009, 2_100).await.unwrap(), "live until its expiry");
+    assert!(store.consume_nonce(&k, &n, 2_010, 2_100).await.unwrap(), "expired at its expires_at, purged or not");
+    assert!(!store.consume_nonce(&k, &n, 2_011, 2_200).await.unwrap(), "the new use is live in turn");
+}
+
+pub async fn expired_nonces_are_purged(store: &dyn Store) {
+    store.purge_expired_nonces(40).await.unwrap();
+    let k = random_id();
+    assert!(store.consume_nonce(&k, "a", 5, 10).await.unwrap());
+    assert!(store.consume_nonce(&k, "b", 5, 20).await.unwrap());
+    assert!(store.consume_nonce(&k, "c", 5, 40).await.unwrap());
+    assert_eq!(store.purge_expired_nonces(9).await.unwrap(), 0);
+    assert_eq!(store.purge_expired_nonces(20).await.unwrap(), 2, "expired at 10 and at 20");
+    assert_eq!(store.purge_expired_nonces(20).await.unwrap(), 0);
+    assert!(!store.consume_nonce(&k, "c", 39, 40).await.unwrap(), "an unexpired nonce survives a purge");
+    assert_eq!(store.purge_expired_nonces(40).await.unwrap(), 1);
+}
+
+pub async fn frame_digests_are_registered_all_or_nothing(store: &dyn Store) {
+    let (a, b, c) = (random_id(), random_id(), random_id());
+    let (d1, d2, d3) = (digest(), digest(), digest());
+    assert_eq!(store.register_frame_digests(&a, &[d1], 3_000, FAR).await.unwrap(), None);
+    // One of a's frames in b's call: none of the call is registered...
+    assert_eq!(store.register_frame_digests(&b, &[d2, d3, d1], 3_001, FAR).await.unwrap(), Some(a));
+    // ... so c can still claim the others.
+    assert_eq!(store.register_frame_digests(&c, &[d2, d3], 3_002, FAR).await.unwrap(), None);
+    assert_eq!(store.register_frame_digests(&b, &[d3], 3_003, FAR).await.unwrap(), Some(c));
+    assert_eq!(store.register_frame_digests(&b, &[], 3_004, FAR).await.unwrap(), None, "nothing to register");
+}
+
+pub async fn frame_digests_resent_by_the_same_transaction_are_accepted(store: &dyn Store) {
+    let (a, b) = (random_id(), random_id());
+    let (d1, d2, d3, d4) = (digest(), digest(), digest(), digest());
+    assert_eq!(store.register_frame_digests(&a, &[d1, d2, d3], 3_100, FAR).await.unwrap(), None);
+    assert_eq!(store.register_frame_digests(&a, &[d1, d2, d3], 3_101, FAR).await.unwrap(), None, "a resend");
+    assert_eq!(store.register_frame_digests(&a, &[d3, d4, d4], 3_102, FAR).await.unwrap(), None, "a partial one");
+    assert_eq!(store.register_frame_digests(&b, &[d4], 3_103, FAR).await.unwrap(), Some(a), "d4 was registered");
+}
+
+pub async fn another_transactions_frame_digest_blocks(store: &dyn Store) {
+    let (a, b) = (random_id(), random_id());
+    let d = digest();
+    assert_eq!(store.register_frame_digests(&a, &[d], 3_200, 3_300).await.unwrap(), None);
+    assert_eq!(store.register_frame_digests(&b, &[d], 3_201, FAR).await.unwrap(), Some(a.clone()));
+    assert_eq!(store.register_frame_digests(&b, &[d], 3_299, FAR).await.unwrap(), Some(a), "until its expiry");
+}
+
+pub async fn an_expired_frame_digest_is_taken_over(store: &dyn Store) {
+    let (a, b, c) = (random_id(), random_id(), random_id());
+    let d = digest();
+    assert_eq!(store.register_frame_digests(&a, &[d], 3_400, 3_500).await.unwrap(), None);
+    assert_eq!(store.register_frame_digests(&b, &[d], 3_500, FAR).await.unwrap(), None, "expired, not yet purged");
+    assert_eq!(store.register_frame_digests(&c, &[d], 3_501, FAR).await.unwrap(), Some(b.clone()), "now b's");
+    assert_eq!(store.register_frame_digests(&a, &[d], 3_502, FAR).await.unwrap(), Some(b), "its former owner's too");
+}
+
+pub async fn frame_digests_per_call_are_limited(store: &dyn Store) {
+    let (a, b) = (random_id(), random_id());
+    let too_many: Vec<[u8; 32]> = (0..=MAX_FRAME_DIGESTS_PER_CALL).map(|_| digest()).collect();
+    let refused = store.register_frame_digests(&a, &too_many, 3_600, FAR).await;
+    assert!(matches!(refused, Err(StoreError::InvalidInput(_))), "{refused:?}");
+    // Nothing of the refused call was registered, and exactly the maximum is accepted.
+    let max = MAX_FRAME_DIGESTS_PER_CALL;
+    assert_eq!(store.register_frame_digests(&b, &too_many[..max], 3_601, FAR).await.unwrap(), None);
+    assert_eq!(store.register_frame_digests(&a, &too_many[max..], 3_602, FAR).await.unwrap(), None);
+    assert_eq!(store.register_frame_digests(&a, &too_many[max - 1..], 3_603, FAR).await.unwrap(), Some(b));
+}
+
+pub async fn expired_frame_digests_are_purged(store: &dyn Store) {
+    store.purge_expired_frame_digests(500).await.unwrap();
+    let (a, b) = (random_id(), random_id());
+    let (d1, d2, d3, d4) = (digest(), digest(), digest(), digest());
+    assert_eq!(store.register_frame_digests(&a, &[d1, d2], 100, 200).await.unwrap(), None);
+    assert_eq!(store.register_frame_digests(&a, &[d3], 100, 300).await.unwrap(), None);
+    assert_eq!(store.register_frame_digests(&a, &[d4], 100, 500).await.unwrap(), None);
+    assert_eq!(store.purge_expired_frame_digests(199).await.unwrap(), 0);
+    assert_eq!(store.purge_expired_frame_digests(300).await.unwrap(), 3, "expired at 200 and at 300");
+    assert_eq!(store.purge_expired_frame_digests(300).await.unwrap(), 0);
+    assert_eq!(
+        store.register_frame_digests(&b, &[d4], 499, FAR).await.unwrap(),
+        Some(a),
+        "an unexpired digest survives a purge"
+    );
+    assert_eq!(store.purge_expired_frame_digests(500).await.unwrap(), 1);
+}
+
+pub async fn a_transaction_is_seen_only_by_its_merchant(store: &dyn Store) {
+    let a = merchant(store, 7_000).await;
+    let b = merchant(store, 7_000).await;
+    let new = new_transaction(&a.id, 7_000, 8_000);
+    let id = new.id.clone();
+    store.create_transaction(new).await.unwrap();
+    let mut dup = new_transaction(&a.id, 7_001, 8_000);
+    dup.id = id.clone();
+    assert!(store.create_transaction(dup).await.is_err(), "transaction ids are unique");
+
+    assert!(store.get_transaction(&b.id, &id).await.unwrap().is_none(), "another merchant's is None, as if missing");
+    assert!(store.get_transaction(&a.id, &random_id()).await.unwrap().is_none());
+    let tx = store.get_transaction(&a.id, &id).await.unwrap().expect("its merchant sees it");
+    assert_eq!(
+        (tx.id.as_str(), tx.merchant_id.as_str(), tx.merchant_biz_id.as_str(), tx.product.as_str(), tx.state),
+        (id.as_str(), a.id.as_str(), "biz0001", "eKYC", TxState::Initialized)
+    );
+    assert_eq!(tx.options.as_deref().map(|o| &o[..]), Some(&b"{\"opt\":1}"[..]));
+    assert_eq!(tx.device_secret.as_deref().map(|s| &s[..]), Some(&[7; 32][..]));
+    assert_eq!(verdict(&tx), None);
+    assert_eq!((tx.created_at, tx.updated_at, tx.expires_at, tx.finished_at), (7_000, 7_000, 8_000, None));
+
+    // The device API reads by id alone: the device proves itself otherwise.
+    assert_eq!(stored(store, &id).await.merchant_id, a.id);
+    assert!(store.get_transaction_for_device(&random_id()).await.unwrap().is_none());
+}
+
+pub async fn overdue_transactions_are_listed_oldest_first(store: &dyn Store) {
+    let (_, old) = transaction(store, 1, 10).await;
+    let (_, newer) = transaction(store, 1, 11).await;
+    let (_, started) = in_progress(store, 1, 12).await;
+    let (_, later) = transaction(store, 1, 13).await;
+    let (_, closed) = transaction(store, 1, 10).await;
+    assert!(store.cancel(&closed, b"cancelled", 5).await.unwrap());
+
+    let list = store.overdue_transactions(12, LISTING).await.unwrap();
+    assert!(position(&list, &old) < position(&list, &newer), "oldest expiry first");
+    assert!(position(&list, &newer) < position(&list, &started), "in progress or not");
+    assert!(!list.contains(&later), "not expired yet");
+    assert!(!list.contains(&closed), "final states are not overdue");
+    let at_expiry = store.overdue_transactions(10, LISTING).await.unwrap();
+    assert!(at_expiry.contains(&old) && !at_expiry.contains(&newer), "overdue at its expires_at");
+    assert_eq!(store.overdue_transactions(12, 1).await.unwrap().len(), 1, "at most `limit`");
+
+    // Closed, so that a later run over the same database does not find them.
+    for id in [&old, &newer, &started, &later] {
+        assert!(store.expire(id, b"expired", 13).await.unwrap());
+    }
+}
+
+pub async fn idle_transactions_are_listed_quietest_first(store: &dyn Store) {
+    let (_, quiet) = in_progress(store, 20, FAR).await;
+    let (_, recent) = in_progress(store, 21, FAR).await;
+    let (_, unstarted) = transaction(store, 20, FAR).await;
+    let (_, finished) = in_progress(store, 20, FAR).await;
+    assert!(store.expire(&finished, b"expired", 20).await.unwrap());
+
+    let list = store.idle_transactions(21, LISTING).await.unwrap();
+    assert!(position(&list, &quiet) < position(&list, &recent), "quietest first");
+    assert!(!list.contains(&unstarted), "no device session, nothing to be idle");
+    assert!(!list.contains(&finished), "final states are not idle");
+    let at_cutoff = store.idle_transactions(20, LISTING).await.unwrap();
+    assert!(at_cutoff.contains(&quiet) && !at_cutoff.contains(&recent), "quiet since the cutoff, inclusive");
+    assert_eq!(store.idle_transactions(21, 1).await.unwrap().len(), 1, "at most `limit`");
+
+    assert!(store.save_round(&quiet, 1, round(1, b"flow1", 30)).await.unwrap());
+    assert!(!store.idle_transactions(21, LISTING).await.unwrap().contains(&quiet), "a round is device activity");
+
+    for id in [&quiet, &recent, &unstarted] {
+        assert!(store.expire(id, b"expired", 31).await.unwrap());
+    }
+}
+
+pub async fn expire_closes_an_open_transaction_once(store: &dyn Store) {
+    let (_, t) = transaction(store, 10_000, 10_100).await;
+    assert!(store.expire(&t, b"timed out", 10_100).await.unwrap());
+    let tx = stored(store, &t).await;
+    assert_eq!(tx.state, TxState::Expired);
+    assert_eq!(verdict(&tx), Some(&b"timed out"[..]));
+    assert_eq!((tx.updated_at, tx.finished_at), (10_100, Some(10_100)));
+
+    assert!(!store.expire(&t, b"again", 10_101).await.unwrap(), "a final state is final");
+    assert!(!store.cancel(&t, b"cancelled", 10_101).await.unwrap());
+    let tx = stored(store, &t).await;
+    assert_eq!((tx.state, verdict(&tx), tx.finished_at), (TxState::Expired, Some(&b"timed out"[..]), Some(10_100)));
+
+    // From in progress too: the idle sweep expires started flows.
+    let (_, t) = in_progress(store, 10_000, FAR).await;
+    assert!(store.expire(&t, b"idle", 10_050).await.unwrap());
+    assert_eq!(stored(store, &t).await.state, TxState::Expired);
+
+    assert!(!store.expire(&random_id(), b"x", 10_000).await.unwrap(), "an unknown id: nothing to close");
+}
+
+pub async fn cancel_closes_an_open_transaction_once(store: &dyn Store) {
+    let (_, t) = in_progress(store, 10_200, FAR).await;
+    assert!(store.cancel(&t, b"cancelled", 10_201).await.unwrap());
+    let tx = stored(store, &t).await;
+    assert_eq!(tx.state, TxState::Cancelled);
+    assert_eq!(verdict(&tx), Some(&b"cancelled"[..]));
+    assert_eq!((tx.updated_at, tx.finished_at), (10_201, Some(10_201)));
+
+    assert!(!store.cancel(&t, b"again", 10_202).await.unwrap(), "a final state is final");
+    assert!(!store.expire(&t, b"expired", 10_202).await.unwrap());
+    let tx = stored(store, &t).await;
+    assert_eq!((tx.state, verdict(&tx), tx.finished_at), (TxState::Cancelled, Some(&b"cancelled"[..]), Some(10_201)));
+
+    // From initialized too: a user may cancel before the first round.
+    let (_, t) = transaction(store, 10_200, FAR).await;
+    assert!(store.cancel(&t, b"cancelled", 10_203).await.unwrap());
+    assert_eq!(stored(store, &t).await.state, TxState::Cancelled);
+
+    assert!(!store.cancel(&random_id(), b"x", 10_200).await.unwrap(), "an unknown id: nothing to close");
+}
+
+pub async fn concurrent_finishers_cannot_both_win(store: &dyn Store) {
+    fn one_winner(wins: &[bool]) {
+        assert_eq!(wins.iter().filter(|w| **w).count(), 1, "exactly one finisher wins: {wins:?}");
+    }
+
+    let (_, t) = in_progress(store, 11_000, FAR).await;
+    let (e1, c1, e2, c2) = tokio::join!(
+        store.expire(&t, b"expired", 11_001),
+        store.cancel(&t, b"cancelled", 11_001),
+        store.expire(&t, b"expired", 11_001),
+        store.cancel(&t, b"cancelled", 11_001),
+    );
+    one_winner(&[e1.unwrap(), c1.unwrap(), e2.unwrap(), c2.unwrap()]);
+    let tx = stored(store, &t).await;
+    match tx.state {
+        TxState::Expired => assert_eq!(verdict(&tx), Some(&b"expired"[..])),
+        TxState::Cancelled => assert_eq!(verdict(&tx), Some(&b"cancelled"[..])),
+        other => panic!("{other:?} after expire and cancel"),
+    }
+
+    // A finishing round against the expiry sweep.
+    let (_, t) = in_progress(store, 11_000, FAR).await;
+    let (saved, expired) = tokio::join!(
+        store.save_round(&t, 1, finishing(1, b"flow1", TxState::Completed, b"completed", 11_002)),
+        store.expire(&t, b"expired", 11_002),
+    );
+    let (saved, expired) = (saved.unwrap(), expired.unwrap());
+    one_winner(&[saved, expired]);
+    let tx = stored(store, &t).await;
+    let expected = if saved { (TxState::Completed, &b"completed"[..]) } else { (TxState::Expired, &b"expired"[..]) };
+    assert_eq!((tx.state, verdict(&tx)), (expected.0, Some(expected.1)));
+
+    // Two rounds read the same session version: one is recorded.
+    let (_, t) = in_progress(store, 11_000, FAR).await;
+    let (a, b) = tokio::join!(
+        store.save_round(&t, 1, round(1, b"flowA", 11_003)),
+        store.save_round(&t, 1, round(1, b"flowB", 11_003)),
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    one_winner(&[a, b]);
+    let s = store.get_device_session(&t).await.unwrap().unwrap();
+    assert_eq!((s.version, &s.state[..]), (2, if a { &b"flowA"[..] } else { &b"flowB"[..] }));
+}
+
+pub async fn a_device_session_starts_once_and_only_from_initialized(store: &dyn Store) {
+    let (_, t) = transaction(store, 12_000, 12_100).await;
+    assert!(store.get_device_session(&t).await.unwrap().is_none());
+    assert!(store.start_device_session(&t, "s1", b"flow0", 12_001).await.unwrap());
+    let tx = stored(store, &t).await;
+    assert_eq!((tx.state, tx.updated_at), (TxState::InProgress, 12_001));
+    let s = store.get_device_session(&t).await.unwrap().unwrap();
+    assert_eq!((s.session_id.as_str(), &s.state[..], s.version, s.updated_at), ("s1", &b"flow0"[..], 1, 12_001));
+    assert_eq!((s.last_request_hash.as_deref(), s.last_response.is_none()), (None, true));
+
+    assert!(!store.start_device_session(&t, "s2", b"other", 12_002).await.unwrap(), "the first device owns it");
+    let s = store.get_device_session(&t).await.unwrap().unwrap();
+    assert_eq!((s.session_id.as_str(), &s.state[..], s.version), ("s1", &b"flow0"[..], 1));
+
+    // Not from a final state...
+    let (_, t) = transaction(store, 12_000, 12_100).await;
+    assert!(store.cancel(&t, b"cancelled", 12_001).await.unwrap());
+    assert!(!store.start_device_session(&t, "s1", b"flow0", 12_002).await.unwrap());
+    assert!(store.get_device_session(&t).await.unwrap().is_none());
+
+    // ... nor once the transaction has expired, whether the sweep has closed it yet or not.
+    let (_, t) = transaction(store, 12_000, 12_100).await;
+    assert!(!store.start_device_session(&t, "s1", b"flow0", 12_100).await.unwrap(), "expired at its expires_at");
+    assert_eq!(stored(store, &t).await.state, TxState::Initialized);
+    assert!(store.get_device_session(&t).await.unwrap().is_none());
+    assert!(store.start_device_session(&t, "s1", b"flow0", 12_099).await.unwrap(), "a second earlier it starts");
+}
+
+pub async fn save_round_requires_the_current_version(store: &dyn Store) {
+    let (_, t) = in_progress(store, 13_000, FAR).await;
+    assert!(!store.save_round(&t, 2, round(1, b"flow1", 13_001)).await.unwrap(), "a version not reached");
+    assert!(!store.save_round(&t, 0, round(1, b"flow1", 13_001)).await.unwrap(), "an older version");
+    let s = store.get_device_session(&t).await.unwrap().unwrap();
+    assert_eq!((s.version, &s.state[..], s.last_request_hash.as_deref()), (1, &b"flow0"[..], None), "nothing written");
+
+    assert!(store.save_round(&t, 1, round(1, b"flow1", 13_002)).await.unwrap());
+    let s = store.get_device_session(&t).await.unwrap().unwrap();
+    assert_eq!((s.version, &s.state[..], s.updated_at), (2, &b"flow1"[..], 13_002));
+    assert_eq!(s.last_request_hash.as_deref(), Some("hash"), "kept to recognise a resend");
+    assert_eq!(s.last_response.as_deref().map(|r| &r[..]), Some(&b"flow1"[..]), "to answer a resend alike");
+    let tx = stored(store, &t).await;
+    assert_eq!((tx.state, tx.updated_at, verdict(&tx)), (TxState::InProgress, 13_002, None));
+
+    assert!(!store.save_round(&t, 1, round(2, b"stale", 13_003)).await.unwrap(), "a stale version loses");
+    assert_eq!(&store.get_device_session(&t).await.unwrap().unwrap().state[..], b"flow1");
+    assert!(store.save_round(&t, 2, round(2, b"flow2", 13_004)).await.unwrap());
+    assert_eq!(store.get_device_session(&t).await.unwrap().unwrap().version, 3);
+}
+
+pub async fn a_finishing_round_stores_the_verdict(store: &dyn Store) {
+    for (to, v) in [(TxState::Completed, &b"passed"[..]), (TxState::Failed, &b"too many retakes"[..])] {
+        let (m, t) = in_progress(store, 14_000, FAR).await;
+        assert!(store.save_round(&t, 1, finishing(1, b"flow1", to, v, 14_001)).await.unwrap());
+        let tx = store.get_transaction(&m, &t).await.unwrap().unwrap();
+        assert_eq!((tx.state, verdict(&tx)), (to, Some(v)));
+        assert_eq!((tx.updated_at, tx.finished_at), (14_001, Some(14_001)));
+        assert_eq!(store.get_device_session(&t).await.unwrap().unwrap().version, 2, "the round is recorded too");
+    }
+
+    // An open transaction never holds a verdict.
+    let (_, t) = in_progress(store, 14_000, FAR).await;
+    for open in [TxState::Initialized, TxState::InProgress] {
+        let refused = store.save_round(&t, 1, finishing(1, b"flow1", open, b"verdict", 14_002)).await;
+        assert!(matches!(refused, Err(StoreError::InvalidInput(_))), "finishing as {open:?}: {refused:?}");
+    }
+    assert_eq!(store.get_device_session(&t).await.unwrap().unwrap().version, 1, "nothing written");
+    let tx = stored(store, &t).await;
+    assert_eq!((tx.state, verdict(&tx)), (TxState::InProgress, None));
+}
+
+pub async fn a_finished_transaction_refuses_rounds(store: &dyn Store) {
+    let (_, t) = in_progress(store, 15_000, FAR).await;
+    assert!(store.save_round(&t, 1, finishing(1, b"flow1", TxState::Completed, b"passed", 15_001)).await.unwrap());
+    assert!(!store.save_round(&t, 2, round(2, b"flow2", 15_002)).await.unwrap());
+    assert_eq!(store.get_device_session(&t).await.unwrap().unwrap().version, 2);
+
+    // Closed by the sweep or by the user: a round still in flight loses.
+    let (_, expired) = in_progress(store, 15_000, FAR).await;
+    assert!(store.expire(&expired, b"expired", 15_001).await.unwrap());
+    let (_, cancelled) = in_progress(store, 15_000, FAR).await;
+    assert!(store.cancel(&cancelled, b"cancelled", 15_001).await.unwrap());
+    for t in [&expired, &cancelled] {
+        assert!(!store.save_round(t, 1, finishing(1, b"flow1", TxState::Completed, b"late", 15_002)).await.unwrap());
+        let tx = stored(store, t).await;
+        assert!(tx.state.is_final() && verdict(&tx) != Some(&b"late"[..]), "the first verdict stays");
+        assert_eq!(store.get_device_session(t).await.unwrap().unwrap().version, 1);
+    }
+
+    // Never started: no session, no round.
+    let (_, t) = transaction(store, 15_000, FAR).await;
+    assert!(!store.save_round(&t, 1, round(1, b"flow1", 15_002)).await.unwrap());
+    assert_eq!(stored(store, &t).await.state, TxState::Initialized);
+}
+
+pub async fn a_blob_is_read_only_through_its_transaction(store: &dyn Store) {
+    let (_, t) = transaction(store, 16_000, FAR).await;
+    let (_, other) = transaction(store, 16_000, FAR).await;
+    let image = b"\xff\xd8 a pretend JPEG".to_vec();
+    let blob = store.put_blob(&t, "face", &image, 16_001).await.unwrap();
+    assert_eq!(store.get_blob(&t, &blob).await.unwrap(), image);
+    assert_eq!(store.get_blob(&t, &store.put_blob(&t, "face", b"", 16_002).await.unwrap()).await.unwrap(), b"");
+
+    for (tid, bid) in [(&other, &blob), (&random_id(), &blob), (&t, &random_id())] {
+        let got = store.get_blob(tid, bid).await;
+        assert!(matches!(got, Err(StoreError::NotFound(_))), "blob {bid} through {tid}: {got:?}");
+    }
+    let orphan = store.put_blob(&random_id(), "face", b"x", 16_003).await;
+    assert!(matches!(orphan, Err(StoreError::NotFound(_))), "a blob belongs to a transaction: {orphan:?}");
+}
+
+pub async fn blob_of_kind_returns_the_newest(store: &dyn Store) {
+    let (_, t) = transaction(store, 17_000, FAR).await;
+    let (_, other) = transaction(store, 17_000, FAR).await;
+    assert_eq!(store.blob_of_kind(&t, "face").await.unwrap(), None);
+    let first = store.put_blob(&t, "face", b"1", 17_001).await.unwrap();
+    let doc = store.put_blob(&t, "doc_front", b"d", 17_002).await.unwrap();
+    let second = store.put_blob(&t, "face", b"2", 17_003).await.unwrap();
+    assert_eq!(store.blob_of_kind(&t, "face").await.unwrap(), Some(second));
+    let third = store.put_blob(&t, "face", b"3", 17_003).await.unwrap();
+    assert_eq!(store.blob_of_kind(&t, "face").await.unwrap(), Some(third), "of blobs stored at one time, the last");
+    assert_eq!(store.blob_of_kind(&t, "doc_front").await.unwrap(), Some(doc));
+    assert_eq!(store.blob_of_kind(&other, "face").await.unwrap(), None, "per transaction");
+    assert_eq!(store.get_blob(&t, &first).await.unwrap(), b"1", "older blobs stay readable");
+}
+
+pub async fn shredding_makes_sealed_data_unreadable_and_keeps_the_row(store: &dyn Store) {
+    let (m, t) = in_progress(store, 18_000, FAR).await;
+    let blob = store.put_blob(&t, "face", b"face", 18_001).await.unwrap();
+    assert!(store.save_round(&t, 1, finishing(1, b"flow1", TxState::Completed, b"passed", 18_002)).await.unwrap());
+    store.shred_transaction(&t, 18_003).await.unwrap();
+
+    let tx = store.get_transaction(&m, &t).await.unwrap().expect("the row stays, for accounting");
+    assert_eq!(
+        (tx.state, tx.created_at, tx.updated_at, tx.finished_at),
+        (TxState::Completed, 18_000, 18_003, Some(18_002))
+    );
+    assert!(tx.options.is_none() && tx.device_secret.is_none() && tx.verdict.is_none(), "nothing opens any more");
+    assert!(store.get_blob(&t, &blob).await.is_err());
+    assert_eq!(store.blob_of_kind(&t, "face").await.unwrap(), None);
+    assert!(store.put_blob(&t, "face", b"face", 18_004).await.is_err(), "nothing new is sealed for it");
+}
+
+pub async fn shredding_keeps_frame_digests(store: &dyn Store) {
+    let (_, t) = in_progress(store, 18_100, FAR).await;
+    let d = digest();
+    assert_eq!(store.register_frame_digests(&t, &[d], 18_101, FAR).await.unwrap(), None);
+    store.shred_transaction(&t, 18_102).await.unwrap();
+    let replay = store.register_frame_digests(&random_id(), &[d], 18_103, FAR).await.unwrap();
+    assert_eq!(replay, Some(t), "a shredded transaction's frames are still refused elsewhere");
+}
+
+pub async fn a_shredded_open_transaction_can_still_be_closed(store: &dyn Store) {
+    let (_, t) = transaction(store, 19_000, 19_100).await;
+    store.shred_transaction(&t, 19_001).await.unwrap();
+    assert!(store.overdue_transactions(19_100, LISTING).await.unwrap().contains(&t));
+    assert!(store.expire(&t, b"timed out", 19_100).await.unwrap());
+    let tx = stored(store, &t).await;
+    assert_eq!((tx.state, verdict(&tx), tx.finished_at), (TxState::Expired, None, Some(19_100)));
+    assert!(!store.overdue_transactions(19_100, LISTING).await.unwrap().contains(&t), "the sweep is done with it");
+}
+
+pub async fn ping_answers(store: &dyn Store) {
+    store.ping().await.unwrap();
+}

@@ -1,0 +1,48 @@
+//! `idv admin` and `idv serve` refusing bad input and incomplete installations.
+
+use std::process::Command;
+
+#[test]
+fn admin_cli_rejects_bad_input_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_idv"))
+        .args(["admin", "accesskey", "create", "--data", d, "--merchant", "mch_nope"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("mch_nope"));
+    let out = Command::new(env!("CARGO_BIN_EXE_idv"))
+        .args(["admin", "merchant", "create", "--data", d, "--name", " "])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let out = Command::new(env!("CARGO_BIN_EXE_idv"))
+        .args(["admin", "merchant", "list", "--data", d])
+        .env("IDV_MASTER_KEY", "00".repeat(32))
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "a master key that does not match the data directory is refused");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("master key does not match"));
+    let out = Command::new(env!("CARGO_BIN_EXE_idv"))
+        .args(["serve", "--data", d, "--listen", "127.0.0.1:0", "--rate-limit", "0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "invalid configuration is refused at start");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("rate limit"));
+}
+
+#[test]
+fn the_server_refuses_to_start_without_its_models() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_idv"))
+        .args(["serve", "--data", dir.path().to_str().unwrap(), "--listen", "127.0.0.1:0"])
+        .env("IDV_ASSETS_DIR", empty.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "a server without models must not start");
+    assert!(out.stdout.is_empty(), "nothing may be listening: {}", String::from_utf8_lossy(&out.stdout));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("scripts/fetch-assets.sh") && err.contains("face_detection_yunet"), "{err}");
+}

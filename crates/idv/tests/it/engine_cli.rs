@@ -1,0 +1,58 @@
+//! The engines' command-line tools: `idv face compare|eval` and `idv liveness eval`.
+
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::common::repo_root;
+
+#[test]
+fn face_cli_compares_and_evaluates() {
+    let root = repo_root();
+    let faces = root.join("testdata/faces");
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_idv")).args(args).env("IDV_ASSETS_DIR", &root).output().unwrap();
+        assert!(out.status.success(), "idv {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let f = |n: &str| faces.join(n).to_str().unwrap().to_owned();
+    let same = run(&["face", "compare", &f("obama.jpg"), &f("obama3.jpg")]);
+    assert!(same.contains("-> MATCH"), "{same}");
+    let other = run(&["face", "compare", &f("obama2.jpg"), &f("grace_hopper.jpg")]);
+    assert!(other.contains("NO MATCH"), "{other}");
+    let json: Value =
+        serde_json::from_str(&run(&["face", "compare", "--json", &f("obama.jpg"), &f("biden.jpg")])).unwrap();
+    assert_eq!(json["decision"], "NO_MATCH");
+    let eval = run(&["face", "eval", "--dir", faces.to_str().unwrap()]);
+    assert!(eval.contains("false matches: 0 of"), "{eval}");
+    assert!(eval.contains("false non-matches: 0 of"), "{eval}");
+}
+
+/// The liveness evaluation command on two portraits (a quarter of the default set, to keep CI short): every
+/// genuine session passes and no attack is accepted; the report says the data is synthetic.
+#[test]
+fn liveness_eval_cli_rejects_every_attack_and_no_genuine_user() {
+    let root = repo_root();
+    let out = Command::new(env!("CARGO_BIN_EXE_idv"))
+        .args(["liveness", "eval", "--json", "--portraits", "astronaut.png,biden.jpg", "--threads", "2"])
+        .env("IDV_ASSETS_DIR", &root)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(report["data"].as_str().unwrap().starts_with("SYNTHETIC"), "{report}");
+    assert_eq!(report["genuine_attempts"], 12, "{report}");
+    assert_eq!(report["genuine_rejected"], 0, "genuine sessions rejected: {report:#}");
+    let attacks = report["attacks"].as_array().unwrap();
+    assert_eq!(attacks.len(), 9);
+    for a in attacks {
+        assert!(a["attempts"].as_u64().unwrap() >= 1, "{a}");
+        assert_eq!(a["accepted"], 0, "attack accepted: {a} in {report:#}");
+    }
+    let bad = Command::new(env!("CARGO_BIN_EXE_idv"))
+        .args(["liveness", "eval", "--portraits", "astronaut.png"])
+        .env("IDV_ASSETS_DIR", &root)
+        .output()
+        .unwrap();
+    assert!(!bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("at least two"));
+}

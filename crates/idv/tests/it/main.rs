@@ -1,0 +1,17 @@
+//! Integration tests of the `idv` binary, one test binary with a module per topic. Most run the real binary as a
+//! process (`CARGO_BIN_EXE_idv`); the Python SDK tests need `.venv` (`scripts/setup-python.sh`).
+//!
+//! - `architecture`: the dependency rules of ARCHITECTURE.md, checked on `cargo metadata`, and its crate graph.
+//! - `interop`: the official Alibaba Cloud Python SDKs against the real server.
+//! - `admin_cli`: the admin CLI and `idv serve` refusing bad input.
+//! - `engine_cli`: `idv face …` and `idv liveness eval`.
+//! - `app_flow_cli`: the contracts of `idv device` and `idv merchant-demo` as processes.
+//! - `whole_flow`: server, merchant demo and phone simulator together.
+
+mod admin_cli;
+mod app_flow_cli;
+mod architecture;
+mod common;
+mod engine_cli;
+mod interop;
+mod whole_flow;
