@@ -20,7 +20,7 @@ cleanup() { for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done;
 trap cleanup EXIT
 wait_addr() { for _ in $(seq 300); do [[ -s "$1" ]] && { head -n1 "$1"; return; }; sleep 0.1; done; echo "no address in $1" >&2; exit 1; }
 
-"$idv" serve --listen 127.0.0.1:0 --data "$data" >"$demo/server.out" 2>"$demo/server.log" &
+"$idv" serve --test-mode --allow-private-callbacks --listen 127.0.0.1:0 --data "$data" >"$demo/server.out" 2>"$demo/server.log" &
 pids+=($!)
 idv_addr="$(wait_addr "$demo/server.out")"
 echo "1. idv server on $idv_addr (data: $data)"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite, set-up included: the README's test command, and what CI runs (.ci/run).
-#   FUZZ_SECONDS=N  how long the fuzz target runs (default 30; 0 skips it)
+#   FUZZ_SECONDS=N  how long each fuzz target runs (default 15; 0 skips fuzzing)
 set -euo pipefail
 root="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -13,9 +13,9 @@ mkdir -p .cache
 cargo test --workspace --quiet 2>&1 | tee .cache/test-output.txt
 # The closing summary line for runners that read one (cargo prints one per test binary).
 passed=$(grep -Eo '^test result: ok\. [0-9]+ passed' .cache/test-output.txt | awk '{s+=$4} END {print s+0}')
-fuzz="${FUZZ_SECONDS:-30}"
+fuzz="${FUZZ_SECONDS:-15}"
 if [[ "$fuzz" != 0 ]]; then
-    echo "== fuzz (${fuzz}s)" >&2
+    echo "== fuzz (${fuzz}s per target)" >&2
     FUZZ_SECONDS="$fuzz" scripts/fuzz.sh
 fi
 echo "all: $passed passed, 0 failed"

@@ -4,14 +4,14 @@
 use base64::Engine;
 use idv_flow::{
     BlobId, Comparison, Decision, DocClass, DocField, DocReading, FaceEvidence, ImageKind, LivenessCheck,
-    LivenessOutcome, ModelRef, Page, Verdict, document_sub_code,
+    LivenessOutcome, ModelRef, Page, Verdict, document_passed,
 };
 use serde_json::{Map, Value, json};
 
 use crate::check_result::{CheckResultRequest, CheckResultResult};
 
 /// The wire key of an image, and whether it sits in ExtFaceInfo (else ExtIdInfo). `None`: never returned.
-fn image_key(kind: ImageKind) -> Option<(&'static str, bool)> {
+pub fn image_key(kind: ImageKind) -> Option<(&'static str, bool)> {
     match kind {
         ImageKind::Selfie => Some(("faceImg", true)),
         ImageKind::DocFront => Some(("idImage", false)),
@@ -166,8 +166,7 @@ fn decision_ext(d: &Decision) -> Ext {
             let page = if doc.page == Page::Back { "back" } else { "front" };
             ext.id.insert(page.into(), Value::Object(doc_ext_id_info(&doc.reading)));
         }
-        let doc_ok =
-            ev.doc_front.is_some() && document_sub_code(ev.documents().flat_map(|d| &d.reading.checks)).is_none();
+        let doc_ok = document_passed(ev);
         ext.id.insert("ocrIdInfo".into(), Value::Object(ocr));
         ext.id.insert("ocrIdPassed".into(), json!(yn(doc_ok)));
         if let Some(dt) = &d.doc_type {
@@ -319,6 +318,26 @@ mod tests {
         assert_eq!(basic["docType"], "GLB03002");
         let json = serde_json::to_value(&out).unwrap();
         assert!(json.as_object().unwrap().values().all(Value::is_string));
+    }
+
+    #[test]
+    fn pages_of_two_cards_are_not_a_passed_document() {
+        let page = |p: Page, surname: &str| {
+            let mut r = reading(DocClass::IdCard);
+            r.fields.insert(DocField::Surname, surname.into());
+            r.printed.insert(DocField::Surname);
+            DocEvidence { page: p, image: BlobId(format!("{p:?}")), portrait: None, reading: r }
+        };
+        let ev = Evidence {
+            doc_front: Some(page(Page::Front, "ERIKSSON")),
+            doc_back: Some(page(Page::Back, "DOE")),
+            face: None,
+        };
+        let v = decide(&Policy { product: Product::IdOcr, doc_type: Some("GLB01001".into()) }, &ev);
+        assert_eq!(v.sub_code, SubCode::DocumentInvalid);
+        let id: Value = serde_json::from_str(&check_result(&v, &[]).ext_id_info).unwrap();
+        assert_eq!(id["ocrIdPassed"], "N", "each page passed alone, the document did not");
+        assert_eq!((id["front"]["ocrIdPassed"].as_str(), id["back"]["ocrIdPassed"].as_str()), (Some("Y"), Some("Y")));
     }
 
     #[test]

@@ -116,6 +116,19 @@ impl Key {
     }
 }
 
+/// An unambiguous sealing context made of several parts (e.g. a purpose, a transaction id and its merchant id):
+/// each part is length-prefixed, so no two different lists of parts give the same bytes, whatever characters
+/// the parts contain (`["a:b", "c"]` and `["a", "b:c"]` stay distinct, which joining with a separator would not
+/// guarantee).
+pub fn context(parts: &[&[u8]]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(parts.iter().map(|p| 8 + p.len()).sum());
+    for p in parts {
+        out.extend_from_slice(&(p.len() as u64).to_be_bytes());
+        out.extend_from_slice(p);
+    }
+    out
+}
+
 /// Random bytes from the OS-seeded CSPRNG.
 pub fn random_bytes<const N: usize>() -> [u8; N] {
     let mut b = [0u8; N];
@@ -160,6 +173,17 @@ mod tests {
         assert_eq!(k.open(&sealed, b"row-2"), Err(CryptoError::Unauthentic));
         assert_eq!(Key::random().open(&sealed, b"row-1"), Err(CryptoError::Unauthentic));
         assert_eq!(k.open(&sealed[..10], b"row-1"), Err(CryptoError::Malformed));
+    }
+
+    #[test]
+    fn contexts_of_different_parts_never_collide() {
+        assert_ne!(context(&[b"a:b", b"c"]), context(&[b"a", b"b:c"]));
+        assert_ne!(context(&[b"ab"]), context(&[b"a", b"b"]));
+        assert_ne!(context(&[b"tx", b"mch_a"]), context(&[b"tx", b"mch_b"]));
+        assert_eq!(context(&[b"tx", b"mch_a"]), context(&[b"tx", b"mch_a"]));
+        let k = Key::random();
+        let sealed = k.seal(b"dek", &context(&[b"tx", b"mch_a"]));
+        assert_eq!(k.open(&sealed, &context(&[b"tx", b"mch_b"])), Err(CryptoError::Unauthentic));
     }
 
     #[test]

@@ -19,7 +19,7 @@ pub use evidence::{
 pub use flow::{Ending, Flow, FlowError, MAX_ATTEMPTS, Next, StepOutcome};
 pub use policy::{
     Decision, DocOutcome, DocRequirement, Policy, SubCode, Timeout, Verdict, attempts_exhausted, cancelled, decide,
-    document_sub_code, read_document, timed_out, timeout_verdict,
+    document_passed, document_sub_code, read_document, timed_out, timeout_verdict,
 };
 pub use product::{Product, Step};
 pub use retake::RetakeReason;

@@ -184,6 +184,141 @@ pub fn read_document(reading: &DocReading, requirement: DocRequirement, back_sid
     DocOutcome { passed, sub_code, reasons }
 }
 
+/// The identity fields a card's two pages must agree on. Each page is checked alone by the engine, so without this
+/// the front of one card and the back of another would pass together, the back's MRZ fields replacing the front's.
+const CROSS_PAGE: [DocField; 4] =
+    [DocField::Surname, DocField::GivenNames, DocField::DocumentNumber, DocField::BirthDate];
+
+/// Why a card's front and back are not the same document, or `None` when they agree. The front's printed fields
+/// are compared with the back's (its MRZ's where it has one), tolerating what the MRZ legitimately changes: names
+/// are compared transliterated, without case, spaces, `<` fillers or punctuation, and the back's may be a
+/// truncation of the front's; the document number (ignoring case, spaces and `-`) and the birth date must be
+/// equal. A pair with no field to compare fails too: an unreadable front would otherwise be a way round the rule.
+/// The reason names the fields, not their values (the values are in each page's reading).
+fn pages_disagree(front: &DocReading, back: &DocReading) -> Option<String> {
+    let mut compared = 0;
+    let mut differ = Vec::new();
+    for field in CROSS_PAGE {
+        let (Some(f), Some(b)) =
+            (front.fields.get(&field).filter(|_| front.printed.contains(&field)), back.fields.get(&field))
+        else {
+            continue;
+        };
+        let agree = match field {
+            DocField::Surname | DocField::GivenNames => {
+                let (Some(f), Some(b)) = (name_forms(f), name_forms(b)) else { continue };
+                // The back's may be truncated; it is never longer. Either transliteration of the front may be the
+                // one the issuer used.
+                let back = &b[0];
+                f.iter().any(|f| f.starts_with(back.as_str()))
+            }
+            DocField::DocumentNumber => document_number(f) == document_number(b),
+            _ => f.trim() == b.trim(),
+        };
+        compared += 1;
+        if !agree {
+            differ.push(field.as_str());
+        }
+    }
+    if compared == 0 {
+        return Some(
+            "document pages: no identity field of the front (name, document number, birth date) could be compared \
+             with the back"
+                .into(),
+        );
+    }
+    (!differ.is_empty()).then(|| {
+        format!(
+            "document pages disagree: the front's {} differ from the back's MRZ (the pages are not of one document)",
+            differ.join(", ")
+        )
+    })
+}
+
+/// A document number without formatting: upper case, no spaces, `-` or `<` fillers.
+fn document_number(s: &str) -> String {
+    s.chars().filter(|c| !matches!(c, ' ' | '-' | '<')).flat_map(char::to_uppercase).collect()
+}
+
+/// A name the way an MRZ spells it, letters only (`A`–`Z`, no separators): the common transliteration (`Ä` → `A`)
+/// first, then ICAO 9303's recommended one (`Ä` → `AE`, `Å` → `AA`, `Ö`/`Ø` → `OE`, `Ü` → `UE`, `Ñ` → `NXX`) when it
+/// differs. `None` when no letter survives (a name in a script the MRZ cannot spell is not compared).
+fn name_forms(s: &str) -> Option<Vec<String>> {
+    let spell = |icao: bool| -> String {
+        let mut out = String::new();
+        for c in s.chars().flat_map(char::to_uppercase) {
+            match (c, icao) {
+                ('A'..='Z', _) => out.push(c),
+                ('Ä' | 'Æ', true) | ('Æ', false) => out.push_str("AE"),
+                ('Å', true) => out.push_str("AA"),
+                ('Ö' | 'Ø' | 'Œ', true) | ('Œ', false) => out.push_str("OE"),
+                ('Ü', true) => out.push_str("UE"),
+                ('Ñ', true) => out.push_str("NXX"),
+                ('ß', _) => out.push_str("SS"),
+                ('Þ', _) => out.push_str("TH"),
+                ('Ĳ', _) => out.push_str("IJ"),
+                _ => {
+                    if let Some(base) = latin_base(c) {
+                        out.push(base);
+                    }
+                }
+            }
+        }
+        out
+    };
+    let common = spell(false);
+    if common.is_empty() {
+        return None;
+    }
+    let icao = spell(true);
+    Some(if icao == common { vec![common] } else { vec![common, icao] })
+}
+
+/// The base letter of an accented Latin capital; `None` for anything else (separators, fillers, other scripts).
+fn latin_base(c: char) -> Option<char> {
+    const TABLE: [(&str, char); 26] = [
+        ("ÀÁÂÃÄÅĀĂĄ", 'A'),
+        ("", 'B'),
+        ("ÇĆĈĊČ", 'C'),
+        ("ÐĎĐ", 'D'),
+        ("ÈÉÊËĒĔĖĘĚ", 'E'),
+        ("", 'F'),
+        ("ĜĞĠĢ", 'G'),
+        ("ĤĦ", 'H'),
+        ("ÌÍÎÏĨĪĬĮİ", 'I'),
+        ("Ĵ", 'J'),
+        ("Ķ", 'K'),
+        ("ĹĻĽĿŁ", 'L'),
+        ("", 'M'),
+        ("ÑŃŅŇ", 'N'),
+        ("ÒÓÔÕÖØŌŎŐ", 'O'),
+        ("", 'P'),
+        ("", 'Q'),
+        ("ŔŖŘ", 'R'),
+        ("ŚŜŞŠȘ", 'S'),
+        ("ŢŤŦȚ", 'T'),
+        ("ÙÚÛÜŨŪŬŮŰŲ", 'U'),
+        ("", 'V'),
+        ("Ŵ", 'W'),
+        ("", 'X'),
+        ("ÝŶŸ", 'Y'),
+        ("ŹŻŽ", 'Z'),
+    ];
+    TABLE.iter().find(|(accented, _)| accented.contains(c)).map(|(_, base)| *base)
+}
+
+/// The document part of the evidence passed: a front page was accepted, no check of any page failed, and a card's
+/// two pages are of one document. `ExtIdInfo.ocrIdPassed` says this, and [`decide`] fails on the same grounds.
+pub fn document_passed(evidence: &Evidence) -> bool {
+    let pages_agree = match (&evidence.doc_front, &evidence.doc_back) {
+        (Some(front), Some(back)) => pages_disagree(&front.reading, &back.reading).is_none(),
+        _ => true,
+    };
+    evidence.doc_front.is_some()
+        && pages_agree
+        && document_sub_code(evidence.documents().flat_map(|d| &d.reading.checks)).is_none()
+}
+
 /// Combines the evidence into the verdict. Every failed check contributes a reason; the SubCode names the first
 /// failure in the order a merchant would act on it: document, reference, face match, liveness.
 pub fn decide(policy: &Policy, evidence: &Evidence) -> Verdict {
@@ -202,6 +337,12 @@ pub fn decide(policy: &Policy, evidence: &Evidence) -> Verdict {
         }
         if let Some(code) = document_sub_code(evidence.documents().flat_map(|d| &d.reading.checks)) {
             failures.push(code);
+        }
+        if let (Some(front), Some(back)) = (&evidence.doc_front, &evidence.doc_back)
+            && let Some(reason) = pages_disagree(&front.reading, &back.reading)
+        {
+            reasons.push(reason);
+            failures.push(SubCode::DocumentInvalid);
         }
         if evidence.doc_front.is_none() {
             reasons.push("no document page was accepted".into());

@@ -28,10 +28,13 @@ pub enum RetakeReason {
     LivenessActionLate,
     /// Inconclusive without a reason the engine named.
     LivenessUnknown,
+    /// A face frame's header claims more pixels than a liveness frame needs, or the round's frames together do:
+    /// refused from the headers before any pixel is decoded (a small file can claim a huge canvas).
+    CaptureOverBudget,
 }
 
 impl RetakeReason {
-    pub const ALL: [RetakeReason; 15] = [
+    pub const ALL: [RetakeReason; 16] = [
         RetakeReason::DocUnreadable,
         RetakeReason::UnqualifiedPhoto,
         RetakeReason::TooLarge,
@@ -47,6 +50,7 @@ impl RetakeReason {
         RetakeReason::LivenessActionOrder,
         RetakeReason::LivenessActionLate,
         RetakeReason::LivenessUnknown,
+        RetakeReason::CaptureOverBudget,
     ];
 
     pub fn code(self) -> &'static str {
@@ -66,6 +70,31 @@ impl RetakeReason {
             RetakeReason::LivenessActionOrder => "LIVENESS_ACTION_ORDER",
             RetakeReason::LivenessActionLate => "LIVENESS_ACTION_LATE",
             RetakeReason::LivenessUnknown => "LIVENESS_UNKNOWN",
+            RetakeReason::CaptureOverBudget => "CAPTURE_OVER_BUDGET",
+        }
+    }
+
+    /// The fixed sentence sent to the device with [`RetakeReason::code`]. The measured values behind a retake
+    /// (eye openness, angles, cosines) stay in the server's round record: told to the device, they would help tune
+    /// a spoof against the thresholds.
+    pub fn message(self) -> &'static str {
+        match self {
+            RetakeReason::DocUnreadable => "The document could not be read; hold it flat, fully in the frame.",
+            RetakeReason::UnqualifiedPhoto => "The picture could not be used; take it again.",
+            RetakeReason::TooLarge => "The picture is too large; take it again.",
+            RetakeReason::NoFace => "No face was found; look at the camera.",
+            RetakeReason::MultipleFaces => "Only you may be in the picture.",
+            RetakeReason::PoorQuality => "The picture of your face is blurred, dark or badly framed; take it again.",
+            RetakeReason::LivenessUnqualifiedPhoto => "A frame could not be used; take it again.",
+            RetakeReason::LivenessTooFewFrames => "Too few frames were captured; follow the instructions again.",
+            RetakeReason::LivenessNoFace => "No face was found; look at the screen.",
+            RetakeReason::LivenessFaceLost => "Keep your face in the frame throughout.",
+            RetakeReason::LivenessMultipleFaces => "Only you may be in view.",
+            RetakeReason::LivenessActionMissing => "An action was not seen; follow the instructions.",
+            RetakeReason::LivenessActionOrder => "Perform the actions in the order shown.",
+            RetakeReason::LivenessActionLate => "Perform each action while it is shown.",
+            RetakeReason::LivenessUnknown => "The check was inconclusive; try again.",
+            RetakeReason::CaptureOverBudget => "The frames are too large; capture at a lower resolution.",
         }
     }
 

@@ -53,15 +53,12 @@ impl ClientConfig {
 
     /// Checks integrity first, then expiry against `now` (Unix seconds).
     pub fn verify(token: &str, key: &Key, now: i64) -> Result<ClientConfig, ClientConfigError> {
-        if token.len() > MAX_CLIENT_CONFIG_BYTES || !token.starts_with(PREFIX) {
-            return Err(ClientConfigError::Malformed);
-        }
-        let (signed, tag) = token.rsplit_once('.').ok_or(ClientConfigError::Malformed)?;
+        let (signed, payload, tag) = split(token)?;
         let tag = B64.decode(tag).map_err(|_| ClientConfigError::Malformed)?;
         if !key.verify_hmac_sha256(signed.as_bytes(), &tag) {
             return Err(ClientConfigError::BadSignature);
         }
-        let payload = B64.decode(&signed[PREFIX.len()..]).map_err(|_| ClientConfigError::Malformed)?;
+        let payload = B64.decode(payload).map_err(|_| ClientConfigError::Malformed)?;
         let cfg: ClientConfig = serde_json::from_slice(&payload).map_err(|_| ClientConfigError::Malformed)?;
         if now >= cfg.exp {
             return Err(ClientConfigError::Expired);
@@ -72,13 +69,22 @@ impl ClientConfig {
     /// Reads the payload without checking the MAC: for the client SDK, which cannot hold the server key. The
     /// server never trusts a configuration read this way.
     pub fn read_unverified(token: &str) -> Result<ClientConfig, ClientConfigError> {
-        if token.len() > MAX_CLIENT_CONFIG_BYTES || !token.starts_with(PREFIX) {
-            return Err(ClientConfigError::Malformed);
-        }
-        let (signed, _) = token.rsplit_once('.').ok_or(ClientConfigError::Malformed)?;
-        let payload = B64.decode(&signed[PREFIX.len()..]).map_err(|_| ClientConfigError::Malformed)?;
+        let (_, payload, _) = split(token)?;
+        let payload = B64.decode(payload).map_err(|_| ClientConfigError::Malformed)?;
         serde_json::from_slice(&payload).map_err(|_| ClientConfigError::Malformed)
     }
+}
+
+/// Splits `idv1.<payload>.<tag>` into the signed part (`idv1.<payload>`), the payload and the tag. The last `.`
+/// is searched after the prefix: searched in the whole token, `"idv1."` split inside the prefix and slicing the
+/// payload out of it panicked.
+fn split(token: &str) -> Result<(&str, &str, &str), ClientConfigError> {
+    if token.len() > MAX_CLIENT_CONFIG_BYTES {
+        return Err(ClientConfigError::Malformed);
+    }
+    let rest = token.strip_prefix(PREFIX).ok_or(ClientConfigError::Malformed)?;
+    let (payload, tag) = rest.rsplit_once('.').ok_or(ClientConfigError::Malformed)?;
+    Ok((&token[..PREFIX.len() + payload.len()], payload, tag))
 }
 
 #[cfg(test)]
@@ -106,6 +112,35 @@ mod tests {
         assert_eq!(ClientConfig::verify(&token, &key, 2800), Err(ClientConfigError::Expired));
         assert_eq!(ClientConfig::verify(&token, &Key::random(), 1500), Err(ClientConfigError::BadSignature));
         assert_eq!(ClientConfig::verify("garbage", &key, 1500), Err(ClientConfigError::Malformed));
+    }
+
+    #[test]
+    fn truncated_tokens_are_malformed_not_a_panic() {
+        let key = Key::random();
+        let token = cfg().sign(&key);
+        for t in ["", "i", "idv1", "idv1.", "idv1..", "idv1.x", "idv1.x.", "idv1..x", ".", "idv1.é.é"] {
+            assert!(ClientConfig::read_unverified(t).is_err(), "{t:?}");
+            assert!(ClientConfig::verify(t, &key, 1500).is_err(), "{t:?}");
+        }
+        for end in 0..token.len() {
+            let t = &token[..end];
+            // Cut inside the tag, the payload is whole: an unverified read may succeed, verifying may not.
+            if let Ok(read) = ClientConfig::read_unverified(t) {
+                assert_eq!(read, cfg(), "{t:?}");
+            }
+            assert!(ClientConfig::verify(t, &key, 1500).is_err(), "{t:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_string_is_refused_without_panic(s in ".{0,64}", payload in "[A-Za-z0-9_.-]{0,40}") {
+            let key = Key::random();
+            for t in [s.clone(), format!("idv1.{s}"), format!("idv1.{payload}"), format!("idv1.{payload}.{s}")] {
+                proptest::prop_assert!(ClientConfig::read_unverified(&t).is_err());
+                proptest::prop_assert!(ClientConfig::verify(&t, &key, 1500).is_err());
+            }
+        }
     }
 
     #[test]

@@ -177,6 +177,12 @@ pub mod error_code {
     pub const TOO_LARGE: &str = "TooLarge";
     pub const INTERNAL: &str = "Internal";
     pub const UNAVAILABLE: &str = "Unavailable";
+    /// HTTP 409: another copy of this round (same round number and nonce) is running on the engines now. Not
+    /// final: resend the same bytes after `Retry-After` seconds to get that round's answer.
+    pub const ROUND_IN_PROGRESS: &str = "RoundInProgress";
+    /// HTTP 429: too many calls for this transaction or from this client address. Not final: retry after
+    /// `Retry-After` seconds.
+    pub const THROTTLED: &str = "Throttled";
 }
 
 /// The string the device signs for one request.

@@ -26,7 +26,8 @@ const HEADER_SIGNATURE: &str = "x-idv-signature";
 /// How the session talks to the device API when the network or the server misbehaves.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NetworkPolicy {
-    /// Attempts per request, the first included. Network errors, 5xx and 429 are retried; other answers are final.
+    /// Attempts per request, the first included. Network errors, 5xx, 429 and 409 `RoundInProgress` are retried;
+    /// other answers are final.
     pub max_attempts: u32,
     /// Backoff before the second attempt; doubled for each further attempt, up to `max_delay`, with jitter.
     pub base_delay: Duration,
@@ -258,6 +259,13 @@ impl Transport<'_> {
         match status {
             200..=299 => Attempt::Answer(bytes),
             429 => Attempt::Retry { reason: "HTTP 429 (throttled)".into(), at_least: retry_after },
+            // A copy of this very round (an earlier attempt whose answer was lost) is still running on the server:
+            // resending the same bytes shortly gets its stored answer.
+            409 if serde_json::from_slice::<DeviceError>(&bytes)
+                .is_ok_and(|e| e.code == error_code::ROUND_IN_PROGRESS) =>
+            {
+                Attempt::Retry { reason: "HTTP 409 (round in progress)".into(), at_least: retry_after }
+            }
             500..=599 => {
                 // A 5xx that names a result code is the server ending the flow, not a passing failure.
                 match serde_json::from_slice::<DeviceError>(&bytes) {
@@ -641,6 +649,10 @@ mod tests {
     #[test]
     fn unreadable_configurations_are_refused_up_front() {
         assert!(read_config("garbage").is_err());
+        // Truncated configurations are refused with a message (slicing inside the prefix used to panic).
+        for t in ["idv1.", "idv1", "idv1..", " idv1. ", "idv1.e30"] {
+            assert!(read_config(t).is_err(), "{t:?}");
+        }
         let key = idv_crypto::Key::random();
         let mut cfg = ClientConfig {
             tid: "t".into(),

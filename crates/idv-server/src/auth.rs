@@ -50,6 +50,9 @@ pub async fn authenticate(state: &AppState, raw: &RawRequest<'_>) -> Result<(Sig
     // Remembered for as long as the same signed request could still pass the clock check.
     let expires_at = signed.timestamp.unix_timestamp() + skew.whole_seconds() + 60;
     if !state.store.consume_nonce(&key.id, &signed.nonce, state.now(), expires_at).await? {
+        // The nonce comes after the limit so a throttled request does not burn its nonce; a replay must then
+        // give its token back, or replays of one captured request would throttle the merchant's fresh ones.
+        state.limiter.refund(&key.id);
         return Err(ApiError::new(ErrorCode::SignatureNonceUsed, "Specified signature nonce was used already.").into());
     }
     Ok((signed, Caller { merchant, access_key_id: key.id }))

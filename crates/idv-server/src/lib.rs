@@ -7,6 +7,7 @@
 //! with the web-flow issue and answers 501 until then).
 
 mod actions;
+mod addrlimit;
 mod auth;
 mod callbacks;
 mod config;
@@ -18,6 +19,7 @@ mod metrics;
 mod ratelimit;
 mod rpc;
 mod steps;
+mod transport;
 
 use std::sync::Arc;
 
@@ -39,6 +41,9 @@ pub struct AppState {
     /// Signs the client configuration handed to devices.
     pub(crate) clientcfg_key: Key,
     pub(crate) limiter: ratelimit::RateLimiter,
+    /// Requests that fail authentication, per client address.
+    pub(crate) unauth_limiter: addrlimit::AddrLimiter,
+    pub(crate) device_limits: device::Limiters,
     pub(crate) metrics: metrics::Metrics,
     pub(crate) engines: Engines,
     /// Outgoing HTTP (CallbackUrl notifications).
@@ -56,13 +61,12 @@ impl AppState {
     pub fn new(store: Arc<dyn Store>, master: &Key, config: ServerConfig, engines: Engines) -> Arc<AppState> {
         Arc::new(AppState {
             engines,
-            http: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .expect("an HTTP client without custom TLS settings builds"),
+            http: callbacks::client(config.allow_private_callbacks),
             store,
             clientcfg_key: master.derive("clientcfg-mac"),
             limiter: ratelimit::RateLimiter::new(config.rate_limit_per_second, config.rate_limit_burst),
+            unauth_limiter: addrlimit::AddrLimiter::new(config.unauth_rate_per_second, config.unauth_burst),
+            device_limits: device::Limiters::new(&config),
             metrics: metrics::Metrics::new(),
             config,
         })
@@ -86,8 +90,15 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let sweeper = tokio::spawn(housekeeping(state.clone()));
+    let c = &state.config;
+    let limits = transport::ConnLimits {
+        header_read_timeout: c.header_read_timeout,
+        body_read_timeout: c.body_read_timeout,
+        idle_timeout: c.idle_timeout,
+        max_connections: c.max_connections,
+    };
     let app = router(state);
-    let result = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    let result = transport::run(listener, app, limits, shutdown).await;
     sweeper.abort();
     result
 }
@@ -109,5 +120,7 @@ async fn housekeeping(state: Arc<AppState>) {
             tracing::warn!(error = %e, "transaction expiry sweep failed");
         }
         state.limiter.prune();
+        state.unauth_limiter.prune();
+        state.device_limits.prune();
     }
 }

@@ -4,13 +4,15 @@
 use std::sync::{Arc, Mutex};
 
 use axum::extract::State;
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 
 use crate::AppState;
 
@@ -59,7 +61,29 @@ impl Metrics {
     }
 }
 
-pub async fn handle(State(state): State<Arc<AppState>>) -> Response {
+/// `/metrics` needs `Authorization: Bearer <metrics token>`; without a configured token it is not served at all
+/// (404): the counts reveal traffic and error patterns per action, which are nobody else's business.
+pub async fn handle(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    let Some(token) = &state.config.metrics_token else {
+        return (StatusCode::NOT_FOUND, "metrics are disabled: start the server with --metrics-token\n")
+            .into_response();
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim);
+    // Compared as SHA-256 digests in constant time: neither the token's bytes nor its length leak through timing.
+    let matches = given
+        .is_some_and(|given| bool::from(Sha256::digest(given.as_bytes()).ct_eq(&Sha256::digest(token.as_bytes()))));
+    if !matches {
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer realm=\"idv metrics\"")],
+            "metrics need the metrics token: Authorization: Bearer <token>\n",
+        )
+            .into_response();
+    }
     let mut resp = state.metrics.encode().into_response();
     resp.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));

@@ -40,6 +40,16 @@ impl RateLimiter {
         }
     }
 
+    /// Gives back the token a request took with [`RateLimiter::check`] when the request turned out to be one the
+    /// limit must not count: a replay refused by its nonce costs the replayer nothing and must not cost the key's
+    /// owner either, or replaying one captured request would throttle the merchant's fresh ones.
+    pub fn refund(&self, key: &str) {
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(b) = buckets.get_mut(key) {
+            b.tokens = (b.tokens + 1.0).min(self.burst);
+        }
+    }
+
     /// Forgets buckets that have refilled completely: they hold no state worth keeping.
     pub fn prune(&self) {
         let now = Instant::now();
@@ -65,5 +75,24 @@ mod tests {
         l.check("b", t0).unwrap();
         l.check("a", t0 + Duration::from_millis(500)).unwrap();
         assert!(l.check("a", t0 + Duration::from_millis(500)).is_err());
+    }
+
+    #[test]
+    fn a_refund_returns_one_token_up_to_the_burst() {
+        let l = RateLimiter::new(0.001, 2.0);
+        let t0 = Instant::now();
+        l.check("a", t0).unwrap();
+        l.check("a", t0).unwrap();
+        assert!(l.check("a", t0).is_err());
+        l.refund("a");
+        l.check("a", t0).unwrap();
+        assert!(l.check("a", t0).is_err());
+        l.refund("a");
+        l.refund("a");
+        l.refund("a");
+        l.check("a", t0).unwrap();
+        l.check("a", t0).unwrap();
+        assert!(l.check("a", t0).is_err(), "refunds never exceed the burst");
+        l.refund("unknown");
     }
 }

@@ -24,6 +24,19 @@ use crate::error::ServerError;
 /// Frames of the face step analysed as selfie candidates.
 const SELFIE_CANDIDATES: usize = 3;
 
+/// Largest face frame, by the pixel count its header claims: a phone's Full HD video frame. The liveness engine
+/// works at a fraction of it ([`LIVENESS_MAX_SIDE`]); a larger canvas is refused before any pixel is decoded, so a
+/// small file claiming a huge one (a decompression bomb) costs a header parse.
+pub const FRAME_MAX_PIXELS: u64 = 1920 * 1080;
+/// All face frames of one round together, by their headers: bounds the decoding work of a round whatever the
+/// frame count (120 frames of 640x480 are 37 MP; 60 of 1280x720, 55 MP).
+pub const ROUND_MAX_PIXELS: u64 = 64_000_000;
+/// Longest side liveness frames are kept at once decoded. The engine needs every frame at once (duplicates,
+/// continuity), so each is downscaled right after its decode: the detector letterboxes to 640 and the mesh and
+/// iris crops are far smaller, so nothing it measures needs more, and a round holds at most
+/// 120 x 960 x 540 x 3 bytes (187 MiB).
+const LIVENESS_MAX_SIDE: u32 = 960;
+
 /// How long frame digests are remembered: a capture replayed within this time into another transaction is
 /// caught by its bytes (a re-encoded replay is left to the challenge: new colours and actions every round).
 pub const FRAME_DIGEST_TTL_S: i64 = 30 * 24 * 3600;
@@ -213,8 +226,43 @@ fn model_ref(m: &idv_face::ModelRecord) -> ModelRef {
     }
 }
 
+/// The decode limits of a face frame: the face engine's, with the frame pixel budget.
+fn frame_limits(state: &AppState) -> idv_vision::DecodeLimits {
+    let limits = state.engines.face().config().decode_limits;
+    idv_vision::DecodeLimits { max_pixels: limits.max_pixels.min(FRAME_MAX_PIXELS), ..limits }
+}
+
+/// Checks the frames' claimed sizes from their headers, before anything is decoded or stored: `Some(detail)`
+/// when a frame or the round is over budget. Frames whose header cannot be read are left to the decoder, which
+/// names what is wrong with them.
+fn over_budget(frames: &[(Vec<u8>, u32)], limits: &idv_vision::DecodeLimits) -> Option<String> {
+    let mut total: u64 = 0;
+    for (i, (bytes, _)) in frames.iter().enumerate() {
+        match idv_vision::probe(bytes, limits) {
+            Ok((_, w, h)) => total += u64::from(w) * u64::from(h),
+            Err(e) if e.is_too_large() => return Some(format!("frame {i}: {e}")),
+            Err(_) => {}
+        }
+    }
+    (total > ROUND_MAX_PIXELS)
+        .then(|| format!("the round's frames claim {total} pixels, more than the limit of {ROUND_MAX_PIXELS}"))
+}
+
+/// Decodes a face frame within `limits` and downscales it to what the liveness engine works at.
+fn liveness_frame(bytes: &[u8], limits: &idv_vision::DecodeLimits) -> idv_vision::Result<idv_vision::DecodedImage> {
+    let img = idv_vision::decode(bytes, limits)?;
+    if img.width().max(img.height()) <= LIVENESS_MAX_SIDE {
+        return Ok(img);
+    }
+    Ok(idv_vision::fit_within(&img, LIVENESS_MAX_SIDE)?.0)
+}
+
 async fn face_step(state: &AppState, c: Capture<'_>, so_far: &Evidence) -> Result<Measured, ServerError> {
     let frames = c.frames;
+    let limits = frame_limits(state);
+    if let Some(why) = over_budget(&frames, &limits) {
+        return Ok(retake(RetakeReason::CaptureOverBudget, why));
+    }
     if let Some(evidence) = reused_frames(state, c.transaction_id, &frames, c.now).await? {
         return Ok(Measured {
             outcome: StepOutcome::Accepted(Box::new(evidence)),
@@ -236,7 +284,8 @@ async fn face_step(state: &AppState, c: Capture<'_>, so_far: &Evidence) -> Resul
                 (0..SELFIE_CANDIDATES).map(|k| k * (n - 1) / (SELFIE_CANDIDATES - 1).max(1)).collect();
             picks.dedup();
             for i in picks {
-                match e.face.decode(&images[i]).and_then(|img| e.face.analyze(&img, multi)) {
+                let img = idv_vision::decode(&images[i], &limits).map_err(FaceError::from);
+                match img.and_then(|img| e.face.analyze(&img, multi)) {
                     Ok(a) => {
                         if best
                             .as_ref()
@@ -284,6 +333,11 @@ async fn face_step(state: &AppState, c: Capture<'_>, so_far: &Evidence) -> Resul
         detector: model_ref(&info.detector),
         recognizer: model_ref(&info.recognizer),
     };
+    // The liveness check compares the live face with the reference too (its `reference_mismatch`), frame by frame.
+    let reference_embedding = match &reference {
+        Some(Ok(r)) => Some(r.embedding.clone()),
+        _ => None,
+    };
     let comparison = match reference {
         None => Comparison::NotCompared,
         Some(Err(e)) => Comparison::ReferenceUnusable { why: e.to_string() },
@@ -303,11 +357,12 @@ async fn face_step(state: &AppState, c: Capture<'_>, so_far: &Evidence) -> Resul
     let verdict = state
         .engines
         .run(move |e| {
+            // One frame decoded at a time, each downscaled before the next is decoded.
             let mut inputs = Vec::with_capacity(images.len());
             for (bytes, t_ms) in images.iter().zip(frame_times) {
-                inputs.push(idv_liveness::FrameInput { image: e.face.decode(bytes)?, t_ms });
+                inputs.push(idv_liveness::FrameInput { image: liveness_frame(bytes, &limits)?, t_ms });
             }
-            e.liveness.verify(&spec, &inputs, None)
+            e.liveness.verify(&spec, &inputs, reference_embedding.as_ref())
         })
         .await?;
     let verdict = match verdict {

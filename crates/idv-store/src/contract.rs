@@ -43,6 +43,8 @@ pub async fn store_contract(store: &dyn Store) {
     concurrent_finishers_cannot_both_win(store).await;
     a_device_session_starts_once_and_only_from_initialized(store).await;
     save_round_requires_the_current_version(store).await;
+    a_round_is_claimed_by_one_worker_at_a_time(store).await;
+    a_round_claim_ends_with_its_save_release_or_lease(store).await;
     a_finishing_round_stores_the_verdict(store).await;
     a_finished_transaction_refuses_rounds(store).await;
     a_blob_is_read_only_through_its_transaction(store).await;
@@ -483,6 +485,54 @@ pub async fn save_round_requires_the_current_version(store: &dyn Store) {
     assert_eq!(&store.get_device_session(&t).await.unwrap().unwrap().state[..], b"flow1");
     assert!(store.save_round(&t, 2, round(2, b"flow2", 13_004)).await.unwrap());
     assert_eq!(store.get_device_session(&t).await.unwrap().unwrap().version, 3);
+}
+
+pub async fn a_round_is_claimed_by_one_worker_at_a_time(store: &dyn Store) {
+    let (_, t) = in_progress(store, 13_500, FAR).await;
+    assert!(!store.claim_round(&random_id(), 1, 1, 13_500, 13_600).await.unwrap(), "no session, no claim");
+    assert!(!store.claim_round(&t, 2, 1, 13_500, 13_600).await.unwrap(), "a version not reached");
+    let claims = four_claims_at_once(store, &t, 13_501, 13_601).await;
+    assert_eq!(claims.iter().filter(|c| **c).count(), 1, "exactly one of concurrent claims wins: {claims:?}");
+    assert!(!store.claim_round(&t, 1, 1, 13_600, 13_700).await.unwrap(), "held until its lease ends");
+    assert!(
+        matches!(store.claim_round(&t, 1, 1, 13_600, 13_600).await, Err(StoreError::InvalidInput(_))),
+        "a lease must end after now"
+    );
+    let s = store.get_device_session(&t).await.unwrap().unwrap();
+    assert_eq!((s.version, &s.state[..]), (1, &b"flow0"[..]), "a claim changes no flow state");
+    assert!(store.save_round(&t, 1, round(1, b"flow1", 13_602)).await.unwrap(), "the claimant saves its round");
+}
+
+/// Four claims of the same round at once, as concurrent copies of one request make them.
+async fn four_claims_at_once(store: &dyn Store, t: &str, now: i64, lease_until: i64) -> Vec<bool> {
+    let (a, b, c, d) = tokio::join!(
+        store.claim_round(t, 1, 1, now, lease_until),
+        store.claim_round(t, 1, 1, now, lease_until),
+        store.claim_round(t, 1, 1, now, lease_until),
+        store.claim_round(t, 1, 1, now, lease_until),
+    );
+    vec![a.unwrap(), b.unwrap(), c.unwrap(), d.unwrap()]
+}
+
+pub async fn a_round_claim_ends_with_its_save_release_or_lease(store: &dyn Store) {
+    let (_, t) = in_progress(store, 13_700, FAR).await;
+    // A save supersedes the claim: the next round is free to claim at once.
+    assert!(store.claim_round(&t, 1, 1, 13_700, 13_800).await.unwrap());
+    assert!(store.save_round(&t, 1, round(1, b"flow1", 13_701)).await.unwrap());
+    assert!(!store.claim_round(&t, 1, 2, 13_702, 13_802).await.unwrap(), "the old version is gone");
+    assert!(store.claim_round(&t, 2, 2, 13_702, 13_802).await.unwrap(), "the saved round's claim ended with it");
+
+    // A release with another lease end (someone else's claim) changes nothing; the claimant's own release frees it.
+    store.release_round(&t, 2, 13_801).await.unwrap();
+    assert!(!store.claim_round(&t, 2, 2, 13_703, 13_803).await.unwrap(), "still held");
+    store.release_round(&t, 2, 13_802).await.unwrap();
+    assert!(store.claim_round(&t, 2, 2, 13_703, 13_803).await.unwrap(), "released, claimed again");
+
+    // A crashed claimant: the lease ends at its `lease_until`, and its late release cannot drop the new claim.
+    assert!(!store.claim_round(&t, 2, 2, 13_802, 13_902).await.unwrap(), "a second before the lease ends");
+    assert!(store.claim_round(&t, 2, 2, 13_803, 13_903).await.unwrap(), "taken over at the lease end");
+    store.release_round(&t, 2, 13_803).await.unwrap();
+    assert!(!store.claim_round(&t, 2, 2, 13_804, 13_904).await.unwrap(), "the stale release left the new claim");
 }
 
 pub async fn a_finishing_round_stores_the_verdict(store: &dyn Store) {

@@ -66,8 +66,51 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
     f.sync_all().map_err(io)
 }
 
-fn read_key_file(path: &Path) -> Result<Key> {
-    let text =
-        std::fs::read_to_string(path).map_err(|source| StoreError::Io { path: path.display().to_string(), source })?;
+/// Reads a master key file (`DIR/master.key`, or `idv serve --master-key-file`), refusing one that other users can
+/// access.
+pub fn read_key_file(path: &Path) -> Result<Key> {
+    let io = |source| StoreError::Io { path: path.display().to_string(), source };
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    // The key unlocks every secret and image at rest: a copy other local users can read (a restored backup, a
+    // key file written by hand under umask 022) is refused rather than used. Checked on the opened file, so the
+    // file read is the file checked.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = file.metadata().map_err(io)?.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(StoreError::Config(format!(
+                "{p} is accessible to other users (mode {mode:03o}); restrict it with `chmod 600 {p}`",
+                p = path.display()
+            )));
+        }
+    }
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut file, &mut text).map_err(io)?;
     Key::from_hex(&text).map_err(|e| StoreError::Config(format!("{}: {e}", path.display())))
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    #[test]
+    fn a_master_key_others_can_read_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (key, source) = load_master_key(dir.path(), None).unwrap();
+        assert_eq!(source, MasterKeySource::Generated);
+        let path = dir.path().join("master.key");
+        for mode in [0o644, 0o640, 0o604, 0o660] {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+            let err = load_master_key(dir.path(), None).unwrap_err().to_string();
+            assert!(err.contains("chmod 600") && err.contains("master.key"), "{mode:o}: {err}");
+        }
+        for mode in [0o600, 0o400] {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+            let (again, source) = load_master_key(dir.path(), None).unwrap();
+            assert_eq!((again.to_hex(), source), (key.to_hex(), MasterKeySource::File));
+        }
+    }
 }

@@ -17,7 +17,7 @@ mod datadir;
 mod model;
 mod sqlite;
 
-pub use datadir::{MasterKeySource, load_master_key};
+pub use datadir::{MasterKeySource, load_master_key, read_key_file as read_master_key_file};
 pub use model::*;
 pub use sqlite::SqliteStore;
 
@@ -144,6 +144,26 @@ pub trait Store: Send + Sync + 'static {
     /// A `finish` whose state is not final is refused with [`StoreError::InvalidInput`]: an open transaction never
     /// holds a verdict.
     async fn save_round(&self, transaction_id: &str, expected_version: i64, update: RoundUpdate<'_>) -> Result<bool>;
+    /// Claims the session's current round for one worker before the engines run, so that concurrent copies of
+    /// the same round are refused at once instead of all running the engines (only the first save would count).
+    /// True means this call holds the claim until `lease_until` (exclusive, like every `expires_at`). False,
+    /// changing nothing, if there is no session, its version is no longer `expected_version` (a round was saved
+    /// since), or another claim is held and not expired at `now`. A claim ends when [`Store::save_round`] saves
+    /// the next version, when [`Store::release_round`] drops it, or at `lease_until`: a worker that crashed
+    /// mid-round blocks the session for one lease at most. `lease_until` must be after `now`
+    /// ([`StoreError::InvalidInput`] otherwise): it is what tells one claim from the next.
+    async fn claim_round(
+        &self,
+        transaction_id: &str,
+        expected_version: i64,
+        round: u32,
+        now: i64,
+        lease_until: i64,
+    ) -> Result<bool>;
+    /// Drops the claim taken by [`Store::claim_round`] with this `expected_version` and `lease_until`, for a
+    /// round that ended without a save (an engine failure, an overloaded pool), so the device may retry at once.
+    /// A claim that expired and was taken by someone else since is left alone.
+    async fn release_round(&self, transaction_id: &str, expected_version: i64, lease_until: i64) -> Result<()>;
 
     /// Stores an image or other binary evidence of a transaction, sealed under the transaction's data key.
     async fn put_blob(&self, transaction_id: &str, kind: &str, bytes: &[u8], now: i64) -> Result<String>;

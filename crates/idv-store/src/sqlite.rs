@@ -22,6 +22,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_init.sql")),
     (2, include_str!("../migrations/0002_device.sql")),
     (3, include_str!("../migrations/0003_frame_digests.sql")),
+    (4, include_str!("../migrations/0004_round_claim.sql")),
 ];
 
 pub struct SqliteStore {
@@ -162,7 +163,8 @@ impl SqliteStore {
         let state: String = row.try_get("state")?;
         let state = TxState::parse(&state).ok_or_else(|| StoreError::Corrupt(format!("unknown state {state}")))?;
         let wrapped: Option<Vec<u8>> = row.try_get("dek_wrapped")?;
-        let dek = wrapped.map(|w| self.unwrap_dek(id, &w)).transpose()?;
+        let merchant_id: String = row.try_get("merchant_id")?;
+        let dek = wrapped.map(|w| self.unwrap_dek(id, &merchant_id, &w)).transpose()?;
         let open = |col: &str, field: &str| -> Result<Option<Zeroizing<Vec<u8>>>> {
             let sealed: Option<Vec<u8>> = row.try_get(col)?;
             match (&dek, sealed) {
@@ -186,36 +188,43 @@ impl SqliteStore {
         })
     }
 
-    fn unwrap_dek(&self, id: &str, wrapped: &[u8]) -> Result<Key> {
-        let raw = self.kek_dek.open(wrapped, id.as_bytes())?;
+    /// Opens a transaction's data key. It only opens for the transaction id *and* merchant id it was wrapped for
+    /// (see [`dek_context`]), so a row whose `merchant_id` was changed in the file fails here, with
+    /// [`StoreError::Crypto`], before any of its sealed values could be read.
+    fn unwrap_dek(&self, id: &str, merchant_id: &str, wrapped: &[u8]) -> Result<Key> {
+        let raw = self.kek_dek.open(wrapped, &dek_context(id, merchant_id))?;
         Ok(Key::from_bytes(&raw)?)
     }
 
-    async fn dek_for(&self, transaction_id: &str) -> Result<Key> {
-        let wrapped: Option<Option<Vec<u8>>> = sqlx::query_scalar("SELECT dek_wrapped FROM transactions WHERE id = ?")
+    /// The wrapped data key of a transaction with the merchant it belongs to: `None` for an unknown transaction,
+    /// `Some((None, _))` for a shredded one.
+    async fn wrapped_dek(&self, transaction_id: &str) -> Result<Option<(Option<Vec<u8>>, String)>> {
+        let row = sqlx::query("SELECT dek_wrapped, merchant_id FROM transactions WHERE id = ?")
             .bind(transaction_id)
             .fetch_optional(&self.reader)
             .await?;
-        match wrapped {
+        row.map(|r| Ok((r.try_get("dek_wrapped")?, r.try_get("merchant_id")?))).transpose()
+    }
+
+    async fn dek_for(&self, transaction_id: &str) -> Result<Key> {
+        match self.wrapped_dek(transaction_id).await? {
             None => Err(StoreError::NotFound(format!("transaction {transaction_id}"))),
-            Some(None) => Err(StoreError::NotFound(format!("transaction {transaction_id} has been shredded"))),
-            Some(Some(w)) => self.unwrap_dek(transaction_id, &w),
+            Some((None, _)) => Err(StoreError::NotFound(format!("transaction {transaction_id} has been shredded"))),
+            Some((Some(w), merchant_id)) => self.unwrap_dek(transaction_id, &merchant_id, &w),
         }
     }
 
     /// Moves an open transaction to the final state `to`. The state check is in the UPDATE itself, so whichever
     /// finisher's statement runs first wins and the others change nothing.
     async fn close(&self, id: &str, to: TxState, verdict: &[u8], now: i64) -> Result<bool> {
-        let wrapped: Option<Option<Vec<u8>>> = sqlx::query_scalar("SELECT dek_wrapped FROM transactions WHERE id = ?")
-            .bind(id)
-            .fetch_optional(&self.reader)
-            .await?;
-        let sealed = match wrapped {
+        let sealed = match self.wrapped_dek(id).await? {
             None => return Ok(false),
             // Shredded: no verdict could be opened again, but the state must still close, or the expiry sweep
             // would pick the transaction up on every pass.
-            Some(None) => None,
-            Some(Some(w)) => Some(self.unwrap_dek(id, &w)?.seal(verdict, &ctx("verdict", id))),
+            Some((None, _)) => None,
+            Some((Some(w), merchant_id)) => {
+                Some(self.unwrap_dek(id, &merchant_id, &w)?.seal(verdict, &ctx("verdict", id)))
+            }
         };
         let r = sqlx::query(
             "UPDATE transactions SET state = ?, verdict_sealed = ?, updated_at = ?, finished_at = ? \
@@ -234,6 +243,15 @@ impl SqliteStore {
 
 fn ctx(field: &str, id: &str) -> Vec<u8> {
     format!("{field}:{id}").into_bytes()
+}
+
+/// The associated data a transaction's data key is wrapped under: its id and its merchant's id. Every value of
+/// the transaction (options, device credential, verdict, flow state, answers, rounds, blobs) is sealed under that
+/// key, so binding the merchant here binds all of them: a row moved to another merchant in the database file
+/// opens nothing there. Values sealed with the earlier, transaction-only context no longer open; there is no
+/// deployed data to migrate (pre-1.0), so no fallback is kept.
+fn dek_context(id: &str, merchant_id: &str) -> Vec<u8> {
+    idv_crypto::context(&[b"dek", id.as_bytes(), merchant_id.as_bytes()])
 }
 
 #[async_trait]
@@ -419,7 +437,7 @@ impl Store for SqliteStore {
         .bind(&tx.merchant_id)
         .bind(&tx.merchant_biz_id)
         .bind(&tx.product)
-        .bind(self.kek_dek.seal(dek.as_bytes(), tx.id.as_bytes()))
+        .bind(self.kek_dek.seal(dek.as_bytes(), &dek_context(&tx.id, &tx.merchant_id)))
         .bind(dek.seal(&tx.options, &ctx("options", &tx.id)))
         .bind(dek.seal(&tx.device_secret, &ctx("device", &tx.id)))
         .bind(tx.created_at)
@@ -513,8 +531,8 @@ impl Store for SqliteStore {
             return Ok(false);
         }
         let updated = sqlx::query(
-            "UPDATE device_sessions SET state_sealed = ?, version = version + 1, last_request_hash = ?, last_response_sealed = ?, updated_at = ? \
-             WHERE transaction_id = ? AND version = ?",
+            "UPDATE device_sessions SET state_sealed = ?, version = version + 1, last_request_hash = ?, last_response_sealed = ?, updated_at = ?, \
+             claim_round = NULL, claim_until = NULL WHERE transaction_id = ? AND version = ?",
         )
         .bind(dek.seal(u.state, &ctx("flow", transaction_id)))
         .bind(u.request_hash)
@@ -555,6 +573,46 @@ impl Store for SqliteStore {
             .await?;
         tx.commit().await?;
         Ok(true)
+    }
+
+    async fn claim_round(
+        &self,
+        transaction_id: &str,
+        expected_version: i64,
+        round: u32,
+        now: i64,
+        lease_until: i64,
+    ) -> Result<bool> {
+        if lease_until <= now {
+            return Err(StoreError::InvalidInput(format!("a round lease ending at {lease_until} is over at {now}")));
+        }
+        // One conditional UPDATE: of concurrent claimants exactly one sees the claim free and takes it.
+        let r = sqlx::query(
+            "UPDATE device_sessions SET claim_round = ?, claim_until = ? \
+             WHERE transaction_id = ? AND version = ? AND (claim_until IS NULL OR claim_until <= ?)",
+        )
+        .bind(round as i64)
+        .bind(lease_until)
+        .bind(transaction_id)
+        .bind(expected_version)
+        .bind(now)
+        .execute(&self.writer)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn release_round(&self, transaction_id: &str, expected_version: i64, lease_until: i64) -> Result<()> {
+        // The lease end identifies the claim: a later claim always ends later, so this never drops someone else's.
+        sqlx::query(
+            "UPDATE device_sessions SET claim_round = NULL, claim_until = NULL \
+             WHERE transaction_id = ? AND version = ? AND claim_until = ?",
+        )
+        .bind(transaction_id)
+        .bind(expected_version)
+        .bind(lease_until)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
     }
 
     async fn overdue_transactions(&self, now: i64, limit: i64) -> Result<Vec<String>> {

@@ -107,12 +107,48 @@ struct ServeArgs {
     /// Lifetime of a transaction on the device side, in seconds.
     #[arg(long, default_value_t = 1800)]
     transaction_ttl: u64,
+    /// Seconds a client has to send a request's headers (also the keep-alive idle limit between requests).
+    #[arg(long, default_value_t = 30.0)]
+    header_timeout: f64,
+    /// Seconds a client has to send a whole request body.
+    #[arg(long, default_value_t = 120.0)]
+    body_timeout: f64,
+    /// Seconds without a byte in either direction after which a connection is closed.
+    #[arg(long, default_value_t = 180.0)]
+    idle_timeout: f64,
+    /// Connections served at once; more wait in the listen backlog.
+    #[arg(long, default_value_t = 1024)]
+    max_connections: usize,
+    /// Requests per second per client address that fail authentication (over it: 429 Throttling.User).
+    #[arg(long, default_value_t = 2.0)]
+    unauth_rate_limit: f64,
+    /// Burst of failing requests allowed per client address above the steady rate.
+    #[arg(long, default_value_t = 20.0)]
+    unauth_rate_burst: f64,
+    /// Device API calls per second per client address (over it: 429 Throttled). Behind a reverse proxy every
+    /// device shares the proxy's address: raise it there.
+    #[arg(long, default_value_t = 50.0)]
+    device_rate_per_address: f64,
+    /// Burst of device API calls allowed per client address above the steady rate.
+    #[arg(long, default_value_t = 200.0)]
+    device_burst_per_address: f64,
+    /// Bearer token GET /metrics requires (at least 16 characters); without it /metrics answers 404.
+    #[arg(long, env = "IDV_METRICS_TOKEN", hide_env_values = true)]
+    metrics_token: Option<String>,
     /// Folder holding `models/` as fetched by scripts/fetch-assets.sh (the repository root in development).
     #[arg(long, env = "IDV_ASSETS_DIR", default_value = ".")]
     assets: PathBuf,
     /// Threads for CPU-heavy verification work (default: one per core).
     #[arg(long)]
     workers: Option<usize>,
+    /// Test mode: accept captures the device declares as read from files (`idv device`, the demo, tests).
+    /// Never in production.
+    #[arg(long)]
+    test_mode: bool,
+    /// Let CallbackUrl reach loopback, private and other special addresses (a merchant server on this machine or
+    /// network: the demo, tests). Off by default: a CallbackUrl could otherwise probe the server's own network.
+    #[arg(long)]
+    allow_private_callbacks: bool,
 }
 
 #[derive(Subcommand)]
@@ -192,13 +228,11 @@ fn init_logging() {
 
 async fn open_store(args: &DataArgs) -> Result<(SqliteStore, idv_crypto::Key)> {
     let env_key = std::env::var("IDV_MASTER_KEY").ok();
-    let file_key = match &args.master_key_file {
-        Some(p) => {
-            Some(std::fs::read_to_string(p).with_context(|| format!("reading master key file {}", p.display()))?)
-        }
-        None => None,
+    // A key file on another disk gets the same permission check as DIR/master.key.
+    let (key, source) = match &args.master_key_file {
+        Some(p) => (idv_store::read_master_key_file(p)?, idv_store::MasterKeySource::File),
+        None => idv_store::load_master_key(&args.data, env_key.as_deref())?,
     };
-    let (key, source) = idv_store::load_master_key(&args.data, file_key.as_deref().or(env_key.as_deref()))?;
     tracing::debug!(?source, "master key loaded");
     let store = SqliteStore::open(&args.data, &key, time::OffsetDateTime::now_utc().unix_timestamp())
         .await
@@ -220,6 +254,23 @@ async fn serve(args: ServeArgs) -> Result<()> {
     config.rate_limit_burst = args.rate_burst;
     config.max_body_bytes = args.max_body_bytes;
     config.transaction_ttl = Duration::from_secs(args.transaction_ttl);
+    let secs = |flag: &str, v: f64| {
+        Duration::try_from_secs_f64(v).map_err(|_| anyhow::anyhow!("--{flag} must be a number of seconds"))
+    };
+    config.header_read_timeout = secs("header-timeout", args.header_timeout)?;
+    config.body_read_timeout = secs("body-timeout", args.body_timeout)?;
+    config.idle_timeout = secs("idle-timeout", args.idle_timeout)?;
+    config.max_connections = args.max_connections;
+    config.unauth_rate_per_second = args.unauth_rate_limit;
+    config.unauth_burst = args.unauth_rate_burst;
+    config.device_rate_per_address = args.device_rate_per_address;
+    config.device_burst_per_address = args.device_burst_per_address;
+    config.metrics_token = args.metrics_token.clone();
+    config.test_mode = args.test_mode;
+    config.allow_private_callbacks = args.allow_private_callbacks;
+    if args.test_mode {
+        tracing::warn!("test mode: captures read from files are accepted as camera captures");
+    }
     config.validate()?;
     // Models next: a server without its models must not start and answer as if it could verify.
     let assets = idv_vision::Assets::new(&args.assets);

@@ -46,7 +46,8 @@ pub struct MerchantDemoArgs {
     /// Also give the app the document number (off by default: the app rarely needs it).
     #[arg(long)]
     pub reveal_document_number: bool,
-    /// Base URL at which idv reaches this server for callbacks; by default the bound address when it is loopback.
+    /// Base URL at which idv reaches this server for callbacks; by default the bound address when it is loopback
+    /// (idv then must run with `--allow-private-callbacks`, as scripts/demo.sh does, or it refuses the CallbackUrl).
     #[arg(long)]
     pub public_url: Option<String>,
 }
@@ -78,7 +79,8 @@ pub async fn run(args: MerchantDemoArgs, shutdown: impl Future<Output = ()> + Se
     let listener =
         tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
     let addr = listener.local_addr()?;
-    // idv calls back only over https, except on loopback: a default is safe only there.
+    // idv calls back only over https, except on loopback: a default is safe only there. A loopback CallbackUrl
+    // needs `idv serve --allow-private-callbacks` (scripts/demo.sh passes it).
     let callback_base = args.public_url.or_else(|| addr.ip().is_loopback().then(|| format!("http://{addr}")));
     let callback_url = callback_base.map(|base| format!("{}/callback", base.trim_end_matches('/')));
     if callback_url.is_none() {

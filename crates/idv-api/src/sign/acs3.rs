@@ -148,6 +148,7 @@ pub(crate) fn parse(
         names.join(";"),
         content_sha256
     );
+    let sts = string_to_sign(&canonical_request);
     Ok(SignedRequest {
         scheme: Scheme::Acs3HmacSha256,
         action: action.to_owned(),
@@ -156,8 +157,10 @@ pub(crate) fn parse(
         nonce: nonce.to_owned(),
         timestamp,
         params,
-        string_to_sign: string_to_sign(&canonical_request),
+        string_to_sign_len: sts.len(),
+        string_to_sign: sts,
         canonical_request: Some(canonical_request),
+        v1: None,
         provided_signature: hex::decode(auth.signature).unwrap_or_default(),
     })
 }

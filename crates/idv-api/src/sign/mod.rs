@@ -100,12 +100,27 @@ pub struct SignedRequest {
     /// ([`RPC_PROTOCOL_PARAMS`]) are removed; with ACS3 the protocol lives in headers, so every query/body parameter
     /// is a business one (IdnAuthorityVerifyIntl has a business parameter named `Timestamp`).
     pub params: BTreeMap<String, String>,
+    /// For V1 only its first [`MAX_ECHO`] bytes: a V1 string to sign holds every body parameter encoded twice,
+    /// so keeping it whole would cost up to 9 times the body for every request, signed or not.
     string_to_sign: String,
+    /// Length of the whole string to sign.
+    string_to_sign_len: usize,
     /// ACS3 only; V1 has no separate canonical request.
     canonical_request: Option<String>,
+    /// V1 only: what verifying needs besides `params` to stream the string to sign again.
+    v1: Option<V1Signed>,
     /// Raw signature bytes (hex- or base64-decoded). Empty when the wire form did not decode, so that `verify` reports
     /// a mismatch together with the string to sign the client needs for debugging.
     provided_signature: Vec<u8>,
+}
+
+/// The V1 signed parameters that are not in `SignedRequest::params`, and the method, to stream the string to sign
+/// when verifying.
+#[derive(Debug, Clone)]
+struct V1Signed {
+    method: String,
+    /// Protocol parameters but `Signature`.
+    protocol: BTreeMap<String, String>,
 }
 
 /// The V1 protocol parameters, which are not passed on as business parameters.
@@ -142,19 +157,20 @@ impl SignedHttpRequest {
 /// every body parameter, images included.
 const MAX_ECHO: usize = 16 * 1024;
 
-fn echo(s: &str) -> String {
-    if s.len() <= MAX_ECHO {
+/// `s` is the string (or, for a V1 string to sign, its kept start) and `len` the whole string's length.
+fn echo(s: &str, len: usize) -> String {
+    if s.len() <= MAX_ECHO && len == s.len() {
         return s.to_owned();
     }
-    let mut cut = MAX_ECHO;
+    let mut cut = MAX_ECHO.min(s.len());
     while !s.is_char_boundary(cut) {
         cut -= 1;
     }
-    format!("{}…(truncated, {} bytes in all)", &s[..cut], s.len())
+    format!("{}…(truncated, {len} bytes in all)", &s[..cut])
 }
 
 impl SignedRequest {
-    /// The string the server computed the signature over.
+    /// The string the server computed the signature over; for V1, only its first 16 KiB when it is longer.
     pub fn string_to_sign(&self) -> &str {
         &self.string_to_sign
     }
@@ -168,7 +184,10 @@ impl SignedRequest {
     pub fn verify(&self, access_key_secret: &str) -> Result<(), ApiError> {
         let expected: Vec<u8> = match self.scheme {
             Scheme::Acs3HmacSha256 => hmac_sha256(access_key_secret.as_bytes(), self.string_to_sign.as_bytes()),
-            Scheme::RpcHmacSha1 => rpc::hmac_sha1_v1(access_key_secret, self.string_to_sign.as_bytes()),
+            // `params` are the business parameters as parsed: together with the protocol ones, all that was signed.
+            Scheme::RpcHmacSha1 => self.v1.as_ref().and_then(|v1| {
+                rpc::streamed_hmac_sha1_v1(access_key_secret, &v1.method, self.params.iter().chain(&v1.protocol))
+            }),
         }
         .ok_or_else(ApiError::internal)?;
         if bool::from(expected.as_slice().ct_eq(&self.provided_signature)) {
@@ -177,12 +196,12 @@ impl SignedRequest {
         let message = match &self.canonical_request {
             Some(cr) => format!(
                 "The request signature does not match our calculation. server string to sign is:{} canonical request is:{}",
-                echo(&self.string_to_sign),
-                echo(cr)
+                echo(&self.string_to_sign, self.string_to_sign_len),
+                echo(cr, cr.len())
             ),
             None => format!(
                 "Specified signature does not match our calculation. server string to sign is:{}",
-                echo(&self.string_to_sign)
+                echo(&self.string_to_sign, self.string_to_sign_len)
             ),
         };
         Err(ApiError::new(ErrorCode::SignatureDoesNotMatch, message))

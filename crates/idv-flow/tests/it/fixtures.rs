@@ -11,7 +11,8 @@ pub fn reading(checks: Vec<DocCheck>, portrait: bool) -> DocReading {
         doc_type: "GLB03002".into(),
         class: DocClass::Passport,
         fields: BTreeMap::from([(DocField::Surname, "ERIKSSON".to_string())]),
-        printed: Default::default(),
+        // Printed, as an engine reads it from a card's front: the pages of one card then agree on it.
+        printed: [DocField::Surname].into(),
         checks,
         mrz: None,
         located_by: "frame".into(),

@@ -159,3 +159,81 @@ fn one_picture_document_reads() {
     let none = reading(Vec::new(), true);
     assert_eq!(read_document(&none, DocRequirement::ChecksOnly, false, "x").sub_code, SubCode::DocumentInvalid);
 }
+
+/// A TD1 page with these identity fields: the front's are printed, the back's come from its MRZ.
+fn card_page(page: Page, fields: &[(DocField, &str)]) -> StepEvidence {
+    let StepEvidence::Document(mut d) = doc(page, good_checks(), page == Page::Front) else { unreachable!() };
+    d.reading.doc_type = "GLB01001".into();
+    d.reading.class = DocClass::IdCard;
+    d.reading.fields = fields.iter().map(|(f, v)| (*f, v.to_string())).collect();
+    d.reading.printed = if page == Page::Front { fields.iter().map(|(f, _)| *f).collect() } else { Default::default() };
+    StepEvidence::Document(d)
+}
+
+fn card(front: &[(DocField, &str)], back: &[(DocField, &str)]) -> Verdict {
+    decided(
+        Product::Ekyc,
+        vec![card_page(Page::Front, front), card_page(Page::Back, back), face(matched(), LivenessOutcome::Passed)],
+    )
+}
+
+#[test]
+fn the_pages_of_a_card_must_be_of_one_document() {
+    use DocField::*;
+    let front = [
+        (Surname, "Müller-Lüdenscheidt"),
+        (GivenNames, "Anna Maria"),
+        (DocumentNumber, "l01x00t47"),
+        (BirthDate, "1974-08-12"),
+    ];
+    // What the MRZ legitimately changes: upper case, transliteration both ways, fillers, a truncated given name,
+    // a number's formatting.
+    for (surname, given, number) in [
+        ("MULLER LUDENSCHEIDT", "ANNA MARIA", "L01X00T47"),
+        ("MUELLER<LUEDENSCHEIDT", "ANNA<MA", "L01 X00-T47"),
+        ("MUELLERLUEDENSCHEIDT", "ANNA", "L01X00T47"),
+    ] {
+        let v = card(
+            &front,
+            &[(Surname, surname), (GivenNames, given), (DocumentNumber, number), (BirthDate, "1974-08-12")],
+        );
+        assert_eq!((v.passed, v.sub_code), (true, SubCode::Passed), "{surname} {given}: {:?}", v.reasons);
+    }
+
+    // The back of another card: every differing field is named (not its value), and it is a document failure.
+    let other =
+        [(Surname, "ERIKSSON"), (GivenNames, "ANNA MARIA"), (DocumentNumber, "D23145890"), (BirthDate, "1980-01-31")];
+    let v = card(&front, &other);
+    assert_eq!((v.passed, v.sub_code), (false, SubCode::DocumentInvalid));
+    let reason = v.reasons.iter().find(|r| r.starts_with("document pages disagree")).expect("a cross-page reason");
+    assert_eq!(
+        reason,
+        "document pages disagree: the front's surname, document_number, birth_date differ from the back's MRZ \
+         (the pages are not of one document)"
+    );
+    assert!(!reason.contains("ERIKSSON") && !reason.contains("1980"), "no personal data in the reason");
+
+    // Exact for the number and the birth date: one character or one day is another document.
+    for (field, value) in [(DocumentNumber, "L01X00T48"), (BirthDate, "1974-08-13")] {
+        let mut back = front.to_vec();
+        back.retain(|(f, _)| *f != field);
+        back.push((field, value));
+        let v = card(&front, &back);
+        assert_eq!(v.sub_code, SubCode::DocumentInvalid, "{field:?}");
+        assert!(v.reasons.iter().any(|r| r.contains(field.as_str())), "{:?}", v.reasons);
+    }
+    // A name is a prefix only in the MRZ's direction: a longer back name is not a truncation.
+    let v = card(&[(Surname, "ANNA")], &[(Surname, "ANNABELLE")]);
+    assert_eq!(v.sub_code, SubCode::DocumentInvalid, "{:?}", v.reasons);
+    // Nothing to compare (an unreadable front) is no way round the rule.
+    let v = card(&[], &other);
+    assert_eq!(v.sub_code, SubCode::DocumentInvalid);
+    assert!(v.reasons.iter().any(|r| r.starts_with("document pages: no identity field")), "{:?}", v.reasons);
+    // A field only one page gives is not compared; a name the MRZ cannot spell is not compared either.
+    assert!(
+        card(&[(Surname, "Иванов"), (BirthDate, "1974-08-12")], &[(Surname, "IVANOV"), (BirthDate, "1974-08-12")])
+            .passed
+    );
+    // One page alone has nothing to be compared with.
+    assert!(decided(Product::IdOcr, vec![card_page(Page::Front, &front)]).passed);
+}

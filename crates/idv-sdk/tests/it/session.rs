@@ -125,6 +125,24 @@ async fn unavailable_twice_then_the_same_round_is_accepted() {
 }
 
 #[tokio::test]
+async fn a_round_in_progress_is_resent_for_its_answer() {
+    let api = fake_device_api(vec![
+        start_ok(instruction(1, "n1", Step::Face, 2)),
+        refusal(409, error_code::ROUND_IN_PROGRESS),
+        round(RoundResponse::Done { result_code: result_code::PASS }),
+    ])
+    .await;
+    let cfg = api.cfg(now() + 1800);
+    let mut session = DeviceSession::new(&cfg, Camera::boxed(|_| {})).with_network_policy(fast());
+    let (result, events) = run(&mut session).await;
+    assert_eq!(result.result_code, result_code::PASS, "{result:?}");
+    let seen = api.seen();
+    assert_eq!(seen.len(), 3);
+    assert_eq!(seen[2].body, seen[1].body, "the same bytes again, so the server answers from the stored round");
+    assert!(events.iter().any(|e| matches!(e, Event::NetworkRetry { attempt: 1, .. })), "{events:?}");
+}
+
+#[tokio::test]
 async fn persistent_unavailability_gives_up_after_the_allowed_attempts() {
     let mut replies = vec![start_ok(instruction(1, "n1", Step::DocFront, 1))];
     replies.extend(std::iter::repeat_n(refusal(503, error_code::UNAVAILABLE), 10));

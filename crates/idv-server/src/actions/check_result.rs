@@ -2,6 +2,8 @@ use std::collections::BTreeMap;
 
 use idv_api::params::unknown_transaction;
 use idv_api::{ApiError, CheckResultRequest, ErrorCode, render};
+use idv_flow::ImageKind;
+use idv_store::{StoreError, Transaction};
 
 use crate::AppState;
 use crate::actions::Success;
@@ -15,8 +17,7 @@ pub async fn handle(
     caller: &Caller,
 ) -> Result<Success, ServerError> {
     let req = CheckResultRequest::parse(params)?;
-    let mut tx =
-        state.store.get_transaction(&caller.merchant.id, &req.transaction_id).await?.ok_or_else(unknown_transaction)?;
+    let mut tx = own_transaction(state, &caller.merchant.id, &req.transaction_id).await?;
     if tx.merchant_biz_id != req.merchant_biz_id {
         return Err(ApiError::invalid(
             "MerchantBizId",
@@ -30,11 +31,7 @@ pub async fn handle(
         let idle = state.config.device_idle_timeout.as_secs() as i64;
         if let Some(why) = idv_flow::timed_out(now, tx.expires_at, last_activity, idle) {
             finish::expire(state, &tx.id, why, now).await?;
-            tx = state
-                .store
-                .get_transaction(&caller.merchant.id, &req.transaction_id)
-                .await?
-                .ok_or_else(unknown_transaction)?;
+            tx = own_transaction(state, &caller.merchant.id, &req.transaction_id).await?;
         }
     }
     if !tx.state.is_final() {
@@ -50,9 +47,61 @@ pub async fn handle(
         .into());
     };
     let mut images = Vec::new();
+    let mut missing = Vec::new();
     for (kind, blob_id) in render::wanted_images(&verdict, &req) {
-        images.push((kind, state.store.get_blob(&tx.id, &blob_id.0).await?));
+        match state.store.get_blob(&tx.id, &blob_id.0).await {
+            Ok(bytes) => images.push((kind, bytes)),
+            Err(e) if blob_is_gone(&e) => {
+                // The verdict stands without the picture: failing the whole call would make the merchant retry a
+                // request that can never succeed. The operator learns of it here (ids and kind only).
+                tracing::error!(transaction_id = %tx.id, blob_id = %blob_id.0, kind = kind.as_str(), error = %e, "stored image is missing or unreadable; answered without it");
+                missing.push(kind);
+            }
+            Err(e) => return Err(e.into()),
+        }
     }
-    let result = render::check_result(&verdict, &images);
+    let mut result = render::check_result(&verdict, &images);
+    if !missing.is_empty() {
+        result.ext_info = with_missing_images(&result.ext_info, &missing)?;
+    }
     Ok(Success(serde_json::to_value(result).map_err(ServerError::internal)?))
+}
+
+/// The caller's transaction. A row whose sealed values fail authentication for this merchant (its `merchant_id`
+/// was changed in the database file: the values are bound to the merchant they were created for) is answered
+/// like any transaction that is not the caller's, so nothing of it is shown; it is logged as the tampering it is.
+async fn own_transaction(state: &AppState, merchant_id: &str, id: &str) -> Result<Transaction, ServerError> {
+    match state.store.get_transaction(merchant_id, id).await {
+        Ok(Some(tx)) => Ok(tx),
+        Ok(None) => Err(unknown_transaction().into()),
+        Err(StoreError::Crypto(e)) => {
+            tracing::error!(transaction_id = %id, merchant = %merchant_id, error = %e, "transaction row does not authenticate for its merchant (database edited?); answered as unknown");
+            Err(unknown_transaction().into())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A stored image that will never be readable again: its file is gone (deleted, or lost before it reached the
+/// disk) or its bytes no longer open or match their hash. Other failures (the database, an I/O error other than
+/// a missing file) may pass, and stay InternalError so the merchant retries.
+fn blob_is_gone(e: &StoreError) -> bool {
+    match e {
+        StoreError::Io { source, .. } => source.kind() == std::io::ErrorKind::NotFound,
+        StoreError::Crypto(_) | StoreError::Corrupt(_) => true,
+        _ => false,
+    }
+}
+
+/// The key CheckResult would have returned the image under (`docs/errors.md`, "Images that cannot be returned").
+fn image_name(kind: ImageKind) -> &'static str {
+    render::image_key(kind).map_or("referenceFace", |(key, _)| key)
+}
+
+/// ExtInfo with `missingImages`: the keys of the images asked for that could not be returned.
+fn with_missing_images(ext_info: &str, missing: &[ImageKind]) -> Result<String, ServerError> {
+    let mut info: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(ext_info).map_err(ServerError::internal)?;
+    info.insert("missingImages".into(), missing.iter().map(|k| image_name(*k)).collect::<Vec<_>>().into());
+    Ok(serde_json::Value::Object(info).to_string())
 }

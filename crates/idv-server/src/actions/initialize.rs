@@ -17,6 +17,7 @@ pub async fn handle(
     caller: &Caller,
 ) -> Result<Success, ServerError> {
     let req = InitializeRequest::parse(params)?;
+    crate::callbacks::check_at_initialize(&state.config, req.options.callback_url.as_deref())?;
     let id = idv_crypto::random_hex(16);
     let device_secret = Zeroizing::new(idv_crypto::random_bytes::<32>().to_vec());
     let now = state.now();

@@ -27,6 +27,11 @@ use crate::steps::{self, Capture, challenge_spec, challenge_wire};
 /// Frames a round may carry at most, whatever was asked.
 const MAX_FRAMES: usize = 120;
 
+/// How long a round's claim holds (seconds): longer than the SDK's 60 s request timeout, so the SDK's own resend
+/// of a slow round waits for it instead of running it twice, and short enough that a worker that died mid-round
+/// blocks the session only briefly.
+const ROUND_LEASE_S: i64 = 90;
+
 /// Server-side state of the device flow, sealed in the store with the transaction's data key.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct FlowState {
@@ -126,7 +131,7 @@ pub(super) async fn start(
     State(state): State<Arc<AppState>>,
     call: DeviceCall,
 ) -> Result<Json<StartResponse>, DeviceError> {
-    let req: StartRequest = call.parse()?;
+    let req: StartRequest = call.parse("start request")?;
     if let Some(session) = state.store.get_device_session(&call.tx.id).await? {
         let flow: FlowState = serde_json::from_slice(&session.state).map_err(DeviceError::internal)?;
         // The same device resending its start (its first answer was lost) gets the same answer.
@@ -214,7 +219,7 @@ pub(super) async fn round(
     if let Some(why) = idv_flow::timed_out(call.now, call.tx.expires_at, Some(session.updated_at), idle) {
         return Err(time_out(&state, &call, why).await);
     }
-    let req: RoundRequest = call.parse()?;
+    let req: RoundRequest = call.parse("round request")?;
     let flow = &fs.flow;
     if req.round != flow.round() {
         let code = if req.round < flow.round() { error_code::NONCE_REUSED } else { error_code::OUT_OF_ORDER };
@@ -229,6 +234,15 @@ pub(super) async fn round(
     }
     if req.frames.is_empty() || req.frames.len() > MAX_FRAMES {
         return Err(DeviceError::bad_request(format!("a round carries 1-{MAX_FRAMES} frames")));
+    }
+    // Frames read from files are the simulator's and the tests': a production server takes camera captures only.
+    if req.capture.source == "file" && !state.config.test_mode {
+        return Err(DeviceError::new(
+            StatusCode::BAD_REQUEST,
+            error_code::BAD_REQUEST,
+            "capture.source \"file\" is accepted only by a server in test mode",
+            Some(result_code::CAMERA_ERROR),
+        ));
     }
     let mut frames = Vec::with_capacity(req.frames.len());
     for f in &req.frames {
@@ -246,7 +260,22 @@ pub(super) async fn round(
         challenge: fs.challenge.as_ref(),
         now: call.now,
     };
-    let measured = steps::run(&state, capture, fs.flow.evidence()).await?;
+    // Claimed before the engines run: concurrent copies of this round (same number and nonce, all past the checks
+    // above) are answered at once instead of each queueing engine work that only the first save would keep.
+    let lease_until = call.now + ROUND_LEASE_S;
+    if !state.store.claim_round(&call.tx.id, session.version, req.round, call.now, lease_until).await? {
+        return claim_refused(&state, &call, session.version).await;
+    }
+    let measured = match steps::run(&state, capture, fs.flow.evidence()).await {
+        Ok(m) => m,
+        Err(e) => {
+            // Nothing was saved (an overloaded pool, an engine failure): free the round for the device's retry.
+            if let Err(r) = state.store.release_round(&call.tx.id, session.version, lease_until).await {
+                tracing::warn!(transaction_id = %call.tx.id, error = %r, "round claim not released; it lapses");
+            }
+            return Err(e.into());
+        }
+    };
     let mut detail = measured.detail;
     let this_round = fs.flow.round();
     let next = fs.flow.accept(&options.policy(), measured.outcome).map_err(DeviceError::internal)?;
@@ -255,10 +284,15 @@ pub(super) async fn round(
             fs.open_round(&options);
             (RoundResponse::Next { next: fs.instruction() }, "next", None)
         }
-        Next::Retake { reason, detail: why } => {
+        // The measured detail stays in the round record (`detail`); the device gets the code and a fixed sentence.
+        Next::Retake { reason, detail: _ } => {
             fs.open_round(&options);
             (
-                RoundResponse::Retake { reason_code: reason.code().to_owned(), reason: why, next: fs.instruction() },
+                RoundResponse::Retake {
+                    reason_code: reason.code().to_owned(),
+                    reason: reason.message().to_owned(),
+                    next: fs.instruction(),
+                },
                 "retake",
                 None,
             )
@@ -309,6 +343,28 @@ pub(super) async fn round(
         crate::callbacks::notify(&state, &call.tx.id, verdict).await;
     }
     Ok(Json(response))
+}
+
+/// The answer to a round whose claim was refused: the stored answer if the round that won was this very request
+/// (it finished meanwhile), a refusal if another round was saved since this one was read, and otherwise "in
+/// progress", since a copy of this round holds the claim.
+async fn claim_refused(
+    state: &AppState,
+    call: &DeviceCall,
+    read_version: i64,
+) -> Result<Json<RoundResponse>, DeviceError> {
+    let Some(now) = state.store.get_device_session(&call.tx.id).await? else {
+        return Err(DeviceError::conflict(error_code::UNKNOWN_SESSION, "the transaction has not been started", None));
+    };
+    if now.version == read_version {
+        return Err(DeviceError::round_in_progress());
+    }
+    if now.last_request_hash.as_deref() == Some(call.body_hash.as_str())
+        && let Some(resp) = &now.last_response
+    {
+        return serde_json::from_slice(resp).map(Json).map_err(DeviceError::internal);
+    }
+    Err(DeviceError::conflict(error_code::OUT_OF_ORDER, "a concurrent round was accepted first", None))
 }
 
 pub(super) async fn status(

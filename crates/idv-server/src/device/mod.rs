@@ -11,10 +11,12 @@
 
 mod flow;
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::Router;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{ConnectInfo, FromRequest, Request};
 use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -31,6 +33,7 @@ use tracing::Instrument;
 
 use crate::AppState;
 use crate::error::ServerError;
+use crate::ratelimit::RateLimiter;
 
 /// The device API's transport headers (`docs/device-protocol.md`).
 const HEADER_CONFIG: &str = "x-idv-config";
@@ -61,12 +64,50 @@ pub(crate) struct DeviceError {
     code: &'static str,
     message: String,
     result_code: Option<u32>,
+    /// Seconds for the `Retry-After` header of an answer that is not final (throttled, round in progress).
+    retry_after_s: Option<u64>,
     cause: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+/// The longest message an error body or its log line carries: messages are the server's own sentences, and this
+/// bounds any that quotes something the client sent.
+const MAX_MESSAGE_CHARS: usize = 200;
+
+fn clip(s: &str) -> &str {
+    match s.char_indices().nth(MAX_MESSAGE_CHARS) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
 }
 
 impl DeviceError {
     pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>, result: Option<u32>) -> Self {
-        DeviceError { status, code, message: message.into(), result_code: result, cause: None }
+        DeviceError { status, code, message: message.into(), result_code: result, retry_after_s: None, cause: None }
+    }
+
+    /// Too many calls for one transaction or from one address; `wait` is the limiter's time to the next token.
+    pub(crate) fn throttled(what: &str, wait: std::time::Duration) -> Self {
+        DeviceError {
+            retry_after_s: Some(wait.as_secs_f64().ceil().max(1.0) as u64),
+            ..DeviceError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                error_code::THROTTLED,
+                format!("too many device API calls {what}; retry later"),
+                None,
+            )
+        }
+    }
+
+    /// Another copy of this round is on the engines now: its answer will be stored for an exact resend.
+    pub(crate) fn round_in_progress() -> Self {
+        DeviceError {
+            retry_after_s: Some(1),
+            ..DeviceError::conflict(
+                error_code::ROUND_IN_PROGRESS,
+                "this round is being processed; resend it shortly for its answer",
+                None,
+            )
+        }
     }
 
     fn bad_request(message: impl Into<String>) -> Self {
@@ -108,18 +149,58 @@ impl From<idv_store::StoreError> for DeviceError {
 impl IntoResponse for DeviceError {
     fn into_response(self) -> Response {
         match &self.cause {
-            Some(cause) => tracing::error!(error = %cause, "device API failure"),
-            None => tracing::info!(code = self.code, message = %self.message, "device call refused"),
+            Some(cause) => tracing::error!(error = clip(&cause.to_string()), "device API failure"),
+            None => tracing::info!(code = self.code, message = clip(&self.message), "device call refused"),
         }
-        let body =
-            proto::DeviceError { code: self.code.to_owned(), message: self.message, result_code: self.result_code };
-        json(self.status, &body)
+        let body = proto::DeviceError {
+            code: self.code.to_owned(),
+            message: clip(&self.message).to_owned(),
+            result_code: self.result_code,
+        };
+        let mut resp = json(self.status, &body);
+        if let Some(s) = self.retry_after_s {
+            resp.headers_mut().insert(axum::http::header::RETRY_AFTER, s.into());
+        }
+        resp
     }
 }
 
 pub(crate) fn json(status: StatusCode, value: &impl serde::Serialize) -> Response {
     let body = serde_json::to_vec(value).expect("protocol types serialise");
     (status, [("content-type", "application/json")], body).into_response()
+}
+
+/// The device API's rate limits: per client address, checked before any authentication work, and per
+/// transaction, checked once the client configuration's MAC shows the transaction is one this server issued (so
+/// the buckets are bounded by real transactions, not by what an attacker sends).
+pub(crate) struct Limiters {
+    per_address: RateLimiter,
+    per_transaction: RateLimiter,
+}
+
+impl Limiters {
+    pub(crate) fn new(c: &crate::ServerConfig) -> Limiters {
+        Limiters {
+            per_address: RateLimiter::new(c.device_rate_per_address, c.device_burst_per_address),
+            per_transaction: RateLimiter::new(c.device_rate_per_transaction, c.device_burst_per_transaction),
+        }
+    }
+
+    pub(crate) fn prune(&self) {
+        self.per_address.prune();
+        self.per_transaction.prune();
+    }
+}
+
+/// The bucket of a client address. An IPv6 client usually holds a whole /64, so that is one client.
+fn address_key(ip: IpAddr) -> String {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+    }
 }
 
 /// The authenticated context of one device call.
@@ -138,8 +219,23 @@ impl DeviceCall {
         serde_json::from_slice(bytes).map_err(DeviceError::internal)
     }
 
-    fn parse<T: serde::de::DeserializeOwned>(&self) -> Result<T, DeviceError> {
-        serde_json::from_slice(&self.body).map_err(|e| DeviceError::bad_request(e.to_string()))
+    /// The body as a `what` ("round request"). A refusal says where and what kind of fault, never the input:
+    /// serde's own message quotes the offending value, which may be megabytes an attacker chose, and would be
+    /// sent back and logged.
+    fn parse<T: serde::de::DeserializeOwned>(&self, what: &str) -> Result<T, DeviceError> {
+        serde_json::from_slice(&self.body).map_err(|e| {
+            let fault = match e.classify() {
+                serde_json::error::Category::Syntax => "not valid JSON",
+                serde_json::error::Category::Data => "a field is missing or has the wrong type or value",
+                serde_json::error::Category::Eof => "the JSON ends early",
+                serde_json::error::Category::Io => "unreadable",
+            };
+            DeviceError::bad_request(format!(
+                "the request body is not a valid {what}: {fault} (line {}, column {})",
+                e.line(),
+                e.column()
+            ))
+        })
     }
 }
 
@@ -153,6 +249,15 @@ impl FromRequest<Arc<AppState>> for DeviceCall {
     async fn from_request(req: Request, state: &Arc<AppState>) -> Result<Self, DeviceError> {
         let (parts, body) = req.into_parts();
         let now = state.now();
+        // The transport attaches the peer address; a router served without it (embedded in another server) has
+        // no per-address limit.
+        if let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<SocketAddr>>() {
+            state
+                .device_limits
+                .per_address
+                .check(&address_key(peer.ip()), Instant::now())
+                .map_err(|wait| DeviceError::throttled("from this address", wait))?;
+        }
         let unauthorized =
             |code, message: &str, result| DeviceError::new(StatusCode::UNAUTHORIZED, code, message, result);
         let cfg = ClientConfig::verify(header(&parts.headers, HEADER_CONFIG), &state.clientcfg_key, now).map_err(
@@ -169,6 +274,11 @@ impl FromRequest<Arc<AppState>> for DeviceCall {
                 ),
             },
         )?;
+        state
+            .device_limits
+            .per_transaction
+            .check(&cfg.tid, Instant::now())
+            .map_err(|wait| DeviceError::throttled("for this transaction", wait))?;
         let limit = state.config.max_body_bytes;
         let body = http_body_util::Limited::new(body, limit)
             .collect()

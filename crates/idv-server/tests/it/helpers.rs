@@ -17,6 +17,9 @@ pub(crate) const META_ANDROID: &str =
 pub(crate) const META_WEB: &str =
     r#"{"deviceType":"web","bioMetaInfo":"1.0.0:15,0","ua":"Mozilla/5.0 (X11; Linux x86_64)"}"#;
 
+/// The `/metrics` bearer token of tests that read metrics.
+pub(crate) const METRICS_TOKEN: &str = "test-metrics-token-0123456789";
+
 pub(crate) struct Server {
     pub(crate) addr: SocketAddr,
     pub(crate) store: Arc<SqliteStore>,
@@ -48,6 +51,8 @@ pub(crate) async fn start_with(dir: tempfile::TempDir, tune: impl FnOnce(&mut Se
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let mut config = ServerConfig::for_address(addr);
+    // The tests' devices send frames read from files (`capture.source = "file"`); a `tune` may switch it off.
+    config.test_mode = true;
     tune(&mut config);
     config.validate().unwrap();
     let state = AppState::new(store.clone(), &key, config, engines());

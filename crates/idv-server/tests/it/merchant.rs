@@ -10,8 +10,8 @@ use idv_store::{RoundUpdate, Store, TxState};
 use serde_json::Value;
 
 use crate::helpers::{
-    META_ANDROID, META_WEB, Merchant, Reply, Server, assert_error, call, call_signed, init_params, map, nonce, send,
-    start, start_with,
+    META_ANDROID, META_WEB, METRICS_TOKEN, Merchant, Reply, Server, assert_error, call, call_signed, init_params, map,
+    nonce, send, start, start_with,
 };
 
 #[tokio::test]
@@ -436,6 +436,7 @@ async fn limits_throttling_health_and_metrics() {
         c.rate_limit_per_second = 1.0;
         c.rate_limit_burst = 3.0;
         c.max_body_bytes = 4096;
+        c.metrics_token = Some(METRICS_TOKEN.into());
     })
     .await;
     let a = s.merchant("A").await;
@@ -458,7 +459,15 @@ async fn limits_throttling_health_and_metrics() {
 
     let health = reqwest::get(s.url("/healthz")).await.unwrap();
     assert_eq!(health.status().as_u16(), 200);
-    let metrics = reqwest::get(s.url("/metrics")).await.unwrap().text().await.unwrap();
+    let metrics = reqwest::Client::new()
+        .get(s.url("/metrics"))
+        .bearer_auth(METRICS_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(metrics.contains("idv_rpc_requests_total{action=\"Initialize\",code=\"Success\"}"), "{metrics}");
     assert!(metrics.contains("Throttling.User"));
     let web = reqwest::get(s.url("/web/0123")).await.unwrap();

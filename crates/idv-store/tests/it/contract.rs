@@ -34,6 +34,8 @@ checks!(
     concurrent_finishers_cannot_both_win,
     a_device_session_starts_once_and_only_from_initialized,
     save_round_requires_the_current_version,
+    a_round_is_claimed_by_one_worker_at_a_time,
+    a_round_claim_ends_with_its_save_release_or_lease,
     a_finishing_round_stores_the_verdict,
     a_finished_transaction_refuses_rounds,
     a_blob_is_read_only_through_its_transaction,

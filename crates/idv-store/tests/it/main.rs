@@ -3,6 +3,7 @@
 
 mod contract;
 mod datadir;
+mod merchant_binding;
 mod migrations;
 mod sealed;
 

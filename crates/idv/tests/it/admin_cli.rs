@@ -46,3 +46,26 @@ fn the_server_refuses_to_start_without_its_models() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("scripts/fetch-assets.sh") && err.contains("face_detection_yunet"), "{err}");
 }
+
+#[cfg(unix)]
+#[test]
+fn a_master_key_file_others_can_read_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let keys = tempfile::tempdir().unwrap();
+    let key = keys.path().join("idv.key");
+    std::fs::write(&key, format!("{}\n", "ab".repeat(32))).unwrap();
+    let list = |mode: u32| {
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(mode)).unwrap();
+        Command::new(env!("CARGO_BIN_EXE_idv"))
+            .args(["admin", "merchant", "list", "--data", dir.path().to_str().unwrap()])
+            .args(["--master-key-file", key.to_str().unwrap()])
+            .output()
+            .unwrap()
+    };
+    let open = list(0o644);
+    assert!(!open.status.success(), "a key file other users can read is refused");
+    assert!(String::from_utf8_lossy(&open.stderr).contains("chmod 600"), "{}", String::from_utf8_lossy(&open.stderr));
+    let private = list(0o600);
+    assert!(private.status.success(), "{}", String::from_utf8_lossy(&private.stderr));
+}

@@ -18,7 +18,7 @@ struct ServerProcess {
 
 fn start_server(data: &Path) -> ServerProcess {
     let mut child = Command::new(env!("CARGO_BIN_EXE_idv"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data", data.to_str().unwrap()])
+        .args(["serve", "--test-mode", "--listen", "127.0.0.1:0", "--data", data.to_str().unwrap()])
         .env("IDV_LOG", "info")
         .env("IDV_ASSETS_DIR", repo_root())
         .env_remove("IDV_MASTER_KEY")

@@ -7,6 +7,7 @@
 //! - `engine_cli`: `idv face …` and `idv liveness eval`.
 //! - `app_flow_cli`: the contracts of `idv device` and `idv merchant-demo` as processes.
 //! - `whole_flow`: server, merchant demo and phone simulator together.
+//! - `logs`: the server's debug log after failures of every kind holds no secret or personal data.
 
 mod admin_cli;
 mod app_flow_cli;
@@ -14,4 +15,5 @@ mod architecture;
 mod common;
 mod engine_cli;
 mod interop;
+mod logs;
 mod whole_flow;

@@ -101,7 +101,10 @@ fn genuine_impostor_expired_tampered_and_unsupported_devices() {
     let key =
         idv(&["admin", "accesskey", "create", "--data", d, "--merchant", m["MerchantId"].as_str().unwrap(), "--json"]);
     let (ak, sk) = (key["AccessKeyId"].as_str().unwrap(), key["AccessKeySecret"].as_str().unwrap());
-    let server = Proc::start(&["serve", "--listen", "127.0.0.1:0", "--data", d], &[]);
+    let server = Proc::start(
+        &["serve", "--test-mode", "--allow-private-callbacks", "--listen", "127.0.0.1:0", "--data", d],
+        &[],
+    );
     let merchant = Proc::start(
         &["merchant-demo", "--listen", "127.0.0.1:0", "--idv-endpoint", &server.addr, "--access-key-id", ak],
         &[("IDV_MERCHANT_AK_SECRET", sk)],
