@@ -44,7 +44,7 @@ pub async fn authenticate(state: &AppState, raw: &RawRequest<'_>) -> Result<(Sig
         let now = time::OffsetDateTime::from_unix_timestamp(state.now()).map_err(ServerError::internal)?;
         signed.check_clock(now, skew)?;
     }
-    if let Err(wait) = state.limiter.check(&key.id, Instant::now()) {
+    if let Err(wait) = state.limiter.check(key.id.clone(), Instant::now()) {
         return Err(ServerError::Throttled { retry_after_ms: wait.as_millis().max(1) as u64 });
     }
     // Remembered for as long as the same signed request could still pass the clock check.

@@ -7,7 +7,6 @@
 //! with the web-flow issue and answers 501 until then).
 
 mod actions;
-mod addrlimit;
 mod auth;
 mod callbacks;
 mod config;
@@ -42,7 +41,8 @@ pub struct AppState {
     pub(crate) clientcfg_key: Key,
     pub(crate) limiter: ratelimit::RateLimiter,
     /// Requests that fail authentication, per client address.
-    pub(crate) unauth_limiter: addrlimit::AddrLimiter,
+    /// Requests without a valid signature, per client address (`ratelimit::client_key`).
+    pub(crate) unauth_limiter: ratelimit::RateLimiter<std::net::IpAddr>,
     pub(crate) device_limits: device::Limiters,
     pub(crate) metrics: metrics::Metrics,
     pub(crate) engines: Engines,
@@ -65,7 +65,11 @@ impl AppState {
             store,
             clientcfg_key: master.derive("clientcfg-mac"),
             limiter: ratelimit::RateLimiter::new(config.rate_limit_per_second, config.rate_limit_burst),
-            unauth_limiter: addrlimit::AddrLimiter::new(config.unauth_rate_per_second, config.unauth_burst),
+            unauth_limiter: ratelimit::RateLimiter::bounded(
+                config.unauth_rate_per_second,
+                config.unauth_burst,
+                ratelimit::MAX_ADDRESSES,
+            ),
             device_limits: device::Limiters::new(&config),
             metrics: metrics::Metrics::new(),
             config,

@@ -1,18 +1,27 @@
-//! Per-AccessKey token buckets. Buckets are created only for keys whose signature verified, so the map is bounded
-//! by the number of real keys, not by what an attacker sends.
+//! Token buckets, one mechanism for every limit of the server: per AccessKey (buckets only for keys whose
+//! signature verified, so the map is bounded by real keys), per client address for requests that do not
+//! authenticate and for the device API, and per device transaction.
 //!
-//! This limiter lives in process memory, which is right for the embedded single-process deployment. With several
+//! These limiters live in process memory, which is right for the embedded single-process deployment. With several
 //! instances behind a load balancer each instance enforces the limit separately; the shared-database limiter
 //! arrives with the multi-instance storage backend.
 
 use std::collections::HashMap;
+use std::hash::Hash;
+use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-pub struct RateLimiter {
+/// Most client addresses an address-keyed limiter tracks at once (a bucket is a few dozen bytes).
+pub const MAX_ADDRESSES: usize = 65_536;
+
+pub struct RateLimiter<K = String> {
     rate: f64,
     burst: f64,
-    buckets: Mutex<HashMap<String, Bucket>>,
+    /// Keys tracked at most. When the map is full of buckets that have not refilled, a new key goes unlimited
+    /// rather than evicting a bucket an attacker just drained (fail open: a cost cap, not an access control).
+    max_keys: usize,
+    buckets: Mutex<HashMap<K, Bucket>>,
 }
 
 struct Bucket {
@@ -20,15 +29,27 @@ struct Bucket {
     last: Instant,
 }
 
-impl RateLimiter {
+impl<K: Hash + Eq> RateLimiter<K> {
+    /// A limiter whose keys are bounded by their origin (verified keys, issued transactions).
     pub fn new(rate_per_second: f64, burst: f64) -> Self {
-        RateLimiter { rate: rate_per_second, burst, buckets: Mutex::new(HashMap::new()) }
+        Self::bounded(rate_per_second, burst, usize::MAX)
+    }
+
+    /// A limiter for keys an attacker chooses (client addresses), tracking at most `max_keys`.
+    pub fn bounded(rate_per_second: f64, burst: f64, max_keys: usize) -> Self {
+        RateLimiter { rate: rate_per_second, burst, max_keys, buckets: Mutex::new(HashMap::new()) }
     }
 
     /// Takes one token for `key`. On refusal returns how long until a token is available.
-    pub fn check(&self, key: &str, now: Instant) -> Result<(), Duration> {
+    pub fn check(&self, key: K, now: Instant) -> Result<(), Duration> {
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        let b = buckets.entry(key.to_owned()).or_insert(Bucket { tokens: self.burst, last: now });
+        if buckets.len() >= self.max_keys && !buckets.contains_key(&key) {
+            self.retain_unfilled(&mut buckets, now);
+            if buckets.len() >= self.max_keys {
+                return Ok(());
+            }
+        }
+        let b = buckets.entry(key).or_insert(Bucket { tokens: self.burst, last: now });
         let elapsed = now.saturating_duration_since(b.last).as_secs_f64();
         b.tokens = (b.tokens + elapsed * self.rate).min(self.burst);
         b.last = now;
@@ -42,8 +63,9 @@ impl RateLimiter {
 
     /// Gives back the token a request took with [`RateLimiter::check`] when the request turned out to be one the
     /// limit must not count: a replay refused by its nonce costs the replayer nothing and must not cost the key's
-    /// owner either, or replaying one captured request would throttle the merchant's fresh ones.
-    pub fn refund(&self, key: &str) {
+    /// owner either (or replaying one captured request would throttle the merchant's fresh ones), and a request
+    /// that authenticated is not charged to its address.
+    pub fn refund(&self, key: &K) {
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(b) = buckets.get_mut(key) {
             b.tokens = (b.tokens + 1.0).min(self.burst);
@@ -52,10 +74,24 @@ impl RateLimiter {
 
     /// Forgets buckets that have refilled completely: they hold no state worth keeping.
     pub fn prune(&self) {
-        let now = Instant::now();
-        let full_after = Duration::from_secs_f64(self.burst / self.rate);
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        buckets.retain(|_, b| now.saturating_duration_since(b.last) < full_after);
+        self.retain_unfilled(&mut buckets, Instant::now());
+    }
+
+    fn retain_unfilled(&self, buckets: &mut HashMap<K, Bucket>, now: Instant) {
+        buckets.retain(|_, b| b.tokens + now.saturating_duration_since(b.last).as_secs_f64() * self.rate < self.burst);
+    }
+}
+
+/// The bucket of a client address: an IPv4 address (also in its v4-mapped IPv6 form), or an IPv6 /64, the block
+/// one host usually holds.
+pub fn client_key(addr: IpAddr) -> IpAddr {
+    match addr.to_canonical() {
+        IpAddr::V4(v4) => IpAddr::V4(v4),
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+        }
     }
 }
 
@@ -65,34 +101,70 @@ mod tests {
 
     #[test]
     fn burst_then_refill_per_key() {
-        let l = RateLimiter::new(2.0, 3.0);
+        let l: RateLimiter = RateLimiter::new(2.0, 3.0);
         let t0 = Instant::now();
         for _ in 0..3 {
-            l.check("a", t0).unwrap();
+            l.check("a".to_string(), t0).unwrap();
         }
-        let wait = l.check("a", t0).unwrap_err();
+        let wait = l.check("a".to_string(), t0).unwrap_err();
         assert!(wait > Duration::from_millis(400) && wait <= Duration::from_millis(500), "{wait:?}");
-        l.check("b", t0).unwrap();
-        l.check("a", t0 + Duration::from_millis(500)).unwrap();
-        assert!(l.check("a", t0 + Duration::from_millis(500)).is_err());
+        l.check("b".to_string(), t0).unwrap();
+        l.check("a".to_string(), t0 + Duration::from_millis(500)).unwrap();
+        assert!(l.check("a".to_string(), t0 + Duration::from_millis(500)).is_err());
     }
 
     #[test]
     fn a_refund_returns_one_token_up_to_the_burst() {
-        let l = RateLimiter::new(0.001, 2.0);
+        let l: RateLimiter = RateLimiter::new(0.001, 2.0);
         let t0 = Instant::now();
-        l.check("a", t0).unwrap();
-        l.check("a", t0).unwrap();
-        assert!(l.check("a", t0).is_err());
-        l.refund("a");
-        l.check("a", t0).unwrap();
-        assert!(l.check("a", t0).is_err());
-        l.refund("a");
-        l.refund("a");
-        l.refund("a");
-        l.check("a", t0).unwrap();
-        l.check("a", t0).unwrap();
-        assert!(l.check("a", t0).is_err(), "refunds never exceed the burst");
-        l.refund("unknown");
+        l.check("a".to_string(), t0).unwrap();
+        l.check("a".to_string(), t0).unwrap();
+        assert!(l.check("a".to_string(), t0).is_err());
+        l.refund(&"a".to_string());
+        l.check("a".to_string(), t0).unwrap();
+        assert!(l.check("a".to_string(), t0).is_err());
+        l.refund(&"a".to_string());
+        l.refund(&"a".to_string());
+        l.refund(&"a".to_string());
+        l.check("a".to_string(), t0).unwrap();
+        l.check("a".to_string(), t0).unwrap();
+        assert!(l.check("a".to_string(), t0).is_err(), "refunds never exceed the burst");
+        l.refund(&"unknown".to_string());
+    }
+
+    fn take(l: &RateLimiter<IpAddr>, addr: IpAddr, now: Instant) -> Result<(), Duration> {
+        l.check(client_key(addr), now)
+    }
+
+    #[test]
+    fn drained_address_is_refused_others_and_refunds_are_not() {
+        let l = RateLimiter::bounded(1.0, 2.0, MAX_ADDRESSES);
+        let t0 = Instant::now();
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        take(&l, a, t0).unwrap();
+        take(&l, a, t0).unwrap();
+        assert!(take(&l, a, t0).is_err());
+        take(&l, "192.0.2.2".parse().unwrap(), t0).unwrap();
+        l.refund(&client_key(a));
+        take(&l, a, t0).unwrap();
+        // One /64 is one bucket; the v4-mapped form of an IPv4 address is that address.
+        let v6a: IpAddr = "2001:db8::1".parse().unwrap();
+        let v6b: IpAddr = "2001:db8::ffff:2".parse().unwrap();
+        take(&l, v6a, t0).unwrap();
+        take(&l, v6b, t0).unwrap();
+        assert!(take(&l, v6a, t0).is_err());
+        assert!(take(&l, "::ffff:192.0.2.1".parse().unwrap(), t0).is_err());
+        take(&l, a, t0 + Duration::from_secs(1)).unwrap();
+    }
+
+    #[test]
+    fn a_full_map_fails_open_for_new_keys_only() {
+        let l: RateLimiter<u32> = RateLimiter::bounded(0.001, 1.0, 2);
+        let t0 = Instant::now();
+        l.check(1, t0).unwrap();
+        l.check(2, t0).unwrap();
+        assert!(l.check(1, t0).is_err(), "a drained bucket is kept, not evicted");
+        l.check(3, t0).unwrap();
+        l.check(3, t0).unwrap();
     }
 }

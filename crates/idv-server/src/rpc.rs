@@ -39,7 +39,7 @@ pub async fn handle(State(state): State<Arc<AppState>>, req: Request<Body>) -> R
         let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
         // Before anything is read: an address whose requests keep failing authentication has to wait.
         if let Some(ip) = peer
-            && let Err(wait) = state.unauth_limiter.take(ip, Instant::now())
+            && let Err(wait) = state.unauth_limiter.check(crate::ratelimit::client_key(ip), Instant::now())
         {
             return address_throttled(&state, wait, &request_id, &host_id);
         }
@@ -166,7 +166,7 @@ async fn serve(
         RawRequest { method: parts.method.as_str(), path: parts.uri.path(), raw_query, headers: &headers, body: &body };
     let refund = || {
         if let Some(ip) = peer {
-            state.unauth_limiter.refund(ip);
+            state.unauth_limiter.refund(&crate::ratelimit::client_key(ip));
         }
     };
     let (signed, caller) = match auth::authenticate(state, &raw).await {

@@ -33,7 +33,7 @@ use tracing::Instrument;
 
 use crate::AppState;
 use crate::error::ServerError;
-use crate::ratelimit::RateLimiter;
+use crate::ratelimit::{MAX_ADDRESSES, RateLimiter, client_key};
 
 /// The device API's transport headers (`docs/device-protocol.md`).
 const HEADER_CONFIG: &str = "x-idv-config";
@@ -174,14 +174,14 @@ pub(crate) fn json(status: StatusCode, value: &impl serde::Serialize) -> Respons
 /// transaction, checked once the client configuration's MAC shows the transaction is one this server issued (so
 /// the buckets are bounded by real transactions, not by what an attacker sends).
 pub(crate) struct Limiters {
-    per_address: RateLimiter,
+    per_address: RateLimiter<IpAddr>,
     per_transaction: RateLimiter,
 }
 
 impl Limiters {
     pub(crate) fn new(c: &crate::ServerConfig) -> Limiters {
         Limiters {
-            per_address: RateLimiter::new(c.device_rate_per_address, c.device_burst_per_address),
+            per_address: RateLimiter::bounded(c.device_rate_per_address, c.device_burst_per_address, MAX_ADDRESSES),
             per_transaction: RateLimiter::new(c.device_rate_per_transaction, c.device_burst_per_transaction),
         }
     }
@@ -189,17 +189,6 @@ impl Limiters {
     pub(crate) fn prune(&self) {
         self.per_address.prune();
         self.per_transaction.prune();
-    }
-}
-
-/// The bucket of a client address. An IPv6 client usually holds a whole /64, so that is one client.
-fn address_key(ip: IpAddr) -> String {
-    match ip.to_canonical() {
-        IpAddr::V4(v4) => v4.to_string(),
-        IpAddr::V6(v6) => {
-            let s = v6.segments();
-            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
-        }
     }
 }
 
@@ -255,7 +244,7 @@ impl FromRequest<Arc<AppState>> for DeviceCall {
             state
                 .device_limits
                 .per_address
-                .check(&address_key(peer.ip()), Instant::now())
+                .check(client_key(peer.ip()), Instant::now())
                 .map_err(|wait| DeviceError::throttled("from this address", wait))?;
         }
         let unauthorized =
@@ -277,7 +266,7 @@ impl FromRequest<Arc<AppState>> for DeviceCall {
         state
             .device_limits
             .per_transaction
-            .check(&cfg.tid, Instant::now())
+            .check(cfg.tid.clone(), Instant::now())
             .map_err(|wait| DeviceError::throttled("for this transaction", wait))?;
         let limit = state.config.max_body_bytes;
         let body = http_body_util::Limited::new(body, limit)
