@@ -3,7 +3,12 @@
 # fresh data directory), the example merchant server, and the phone simulator, and runs the whole verification
 # flow three times: a genuine user, someone else holding the same passport, and an expired passport. Then the
 # merchant reads a verdict through the official Alibaba Cloud Python SDK. Everything stays for inspection.
+#
+# `scripts/demo.sh --web` instead starts idv and the merchant demo and prints a link to open in a browser on this
+# machine: the hosted web flow (document, then selfie with the camera), back to the merchant at the end.
 set -euo pipefail
+web=0
+[[ "${1:-}" == "--web" ]] && web=1
 root="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 scripts/setup.sh
@@ -36,6 +41,17 @@ IDV_MERCHANT_AK_SECRET="$sk" "$idv" merchant-demo --listen 127.0.0.1:0 --idv-end
 pids+=($!)
 merchant="http://$(wait_addr "$demo/merchant.out")"
 echo "3. merchant server (idv merchant-demo) on $merchant"
+
+if ((web)); then
+    echo
+    echo "Open in a browser on this machine (camera needed; a passport to show: $("$idv" specimen --out "$demo/documents" --kind td3 --seed 21 --set portrait=astronaut.png))"
+    echo "  $merchant/web/start                      eKYC: document, then selfie"
+    echo "  $merchant/web/start?product=FACE_LIVENESS  selfie only"
+    echo "  $merchant/web/start?lang=zh              in Chinese"
+    echo "Each visit starts a new verification; the page sends you back to the merchant at the end. Ctrl-C stops."
+    wait
+    exit 0
+fi
 
 valid="$("$idv" specimen --out "$demo/documents" --kind td3 --seed 21 --set portrait=astronaut.png --distortion phone)"
 expired="$("$idv" specimen --out "$demo/documents" --kind td3 --seed 22 --set portrait=astronaut.png --validity expired)"

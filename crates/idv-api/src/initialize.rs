@@ -99,8 +99,13 @@ pub struct TransactionOptions {
     pub security_level: String,
     pub show_ocr_result: bool,
     pub edit_ocr_result: bool,
+    /// `LanguageConfig` as the page's language code (`en`, `zh`), checked by [`crate::Language::parse`].
     pub language: Option<String>,
+    /// `StyleConfig` as given, checked by [`crate::WebStyle::parse`].
     pub style_config: Option<String>,
+    /// `ShowAlbumIcon=1`: the capture page offers document upload from the gallery.
+    #[serde(default)]
+    pub show_album_icon: bool,
     pub need_multi_face_check: bool,
     pub crop: bool,
     pub device_type: String,
@@ -119,6 +124,9 @@ pub struct InitializeRequest {
     pub meta: MetaInfo,
     pub options: TransactionOptions,
     pub reference_face: Option<ReferenceFace>,
+    /// Initialize answers with a `TransactionUrl`: always for a browser (`deviceType` web or h5), and for an app
+    /// that asked with `ProcedurePriority=url` (to send its user to the browser instead of running the SDK).
+    pub wants_url: bool,
 }
 
 fn product(p: &Params) -> Result<Product, ApiError> {
@@ -285,22 +293,31 @@ impl InitializeRequest {
         ] {
             p.yes_no(flag, false)?;
         }
-        for flag in ["ShowAlbumIcon", "ShowGuidePage", "ShowOcrResult", "EditOcrResult", "OcrValueStandard"] {
+        for flag in ["ShowGuidePage", "ShowOcrResult", "EditOcrResult", "OcrValueStandard"] {
             p.one_zero(flag, false)?;
         }
         p.one_of("DocScanMode", &["manual", "auto"], "manual")?;
         p.one_of("ProcedurePriority", &["url"], "url")?;
+        let wants_url = meta.device_type.is_browser() || p.opt("ProcedurePriority").is_some();
         let id_threshold = p.one_of("IdThreshold", &["0", "1", "2", "3"], "3")?;
         let security_level = p.one_of("SecurityLevel", &["01", "02"], "01")?;
         let callback_url = params::url(&p, "CallbackUrl", true)?;
         let callback_token = p.text("CallbackToken", 128)?.map(str::to_owned);
         let return_url = params::url(&p, "ReturnUrl", false)?;
-        let language = p.text("LanguageConfig", 16)?.map(str::to_owned);
+        let language = match p.text("LanguageConfig", 16)? {
+            None => None,
+            Some(l) => Some(
+                crate::Language::parse(l)
+                    .ok_or_else(|| ApiError::invalid("LanguageConfig", "not supported (supported: en, zh)"))?
+                    .code()
+                    .to_owned(),
+            ),
+        };
         let style_config = p.text("StyleConfig", 8192)?.map(str::to_owned);
         if let Some(s) = &style_config {
-            serde_json::from_str::<serde_json::Value>(s)
-                .map_err(|_| ApiError::invalid("StyleConfig", "not valid JSON"))?;
+            crate::WebStyle::parse(s).map_err(|e| ApiError::invalid("StyleConfig", e))?;
         }
+        let show_album_icon = p.one_zero("ShowAlbumIcon", false)?;
         let reference_face = reference_face(&p)?;
         if reference_face.is_some() && !product.needs_face() {
             return Err(ApiError::invalid(
@@ -328,12 +345,14 @@ impl InitializeRequest {
                 edit_ocr_result: p.one_zero("EditOcrResult", false)?,
                 language,
                 style_config,
+                show_album_icon,
                 need_multi_face_check: p.yes_no("NeedMultiFaceCheck", false)?,
                 crop: p.yes_no("Crop", false)?,
                 device_type: meta.device_type.as_str().to_owned(),
             },
             meta,
             reference_face,
+            wants_url,
         })
     }
 }

@@ -10,12 +10,14 @@ pub mod initialize;
 pub mod params;
 pub mod render;
 pub mod sign;
+pub mod web;
 
 pub use check_result::{CheckResultRequest, CheckResultResult};
 pub use doctype::DocType;
 pub use error::{ApiError, ErrorBody, ErrorCode};
 pub use idv_flow::{ImageKind, SubCode, Verdict};
 pub use initialize::{InitializeRequest, InitializeResult, TransactionOptions};
+pub use web::{Language, WebStyle};
 
 /// The only API version this server speaks.
 pub const API_VERSION: &str = "2022-08-09";

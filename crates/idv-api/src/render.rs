@@ -266,6 +266,7 @@ mod tests {
                 check: LivenessCheck::Challenge {
                     challenge: ChallengeRecord {
                         actions: vec!["blink".into()],
+                        cues_ms: vec![1200],
                         colours: vec![],
                         colour_ms: 300,
                         frame_interval_ms: 100,

@@ -6,6 +6,8 @@
 //! * [`doc`]: the document evaluation on specimens rendered by [`specimen`] (field accuracy, MRZ exact reads,
 //!   wrong-but-valid MRZ reads).
 //! * [`face`]: the face evaluation over a folder of labelled photos (genuine/impostor pairs at the threshold).
+//! * [`video`]: y4m videos for a browser's fake camera (a document, a synthetic person performing a challenge,
+//!   a printed photo), for the hosted page's browser tests.
 //! * [`specimen`]: `idv-specimen` (synthetic identity documents with ground truth), re-exported.
 //!
 //! **Synthetic data**: the figures show that each rule works end to end on the cases it was built for; they
@@ -26,5 +28,6 @@
 pub mod doc;
 pub mod face;
 pub mod liveness;
+pub mod video;
 
 pub use idv_specimen as specimen;

@@ -243,6 +243,9 @@ pub enum LivenessOutcome {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChallengeRecord {
     pub actions: Vec<String>,
+    /// When each action was asked for, ms after the capture's first frame (absent from records made before cues).
+    #[serde(default)]
+    pub cues_ms: Vec<u32>,
     pub colours: Vec<String>,
     pub colour_ms: u32,
     pub frame_interval_ms: u32,

@@ -45,13 +45,26 @@ impl Action {
 
 /// Capture cadence the engine's timing checks are tuned for.
 pub const FRAME_INTERVAL_MS: u32 = 100;
-/// Time allowed per action.
-pub const ACTION_WINDOW_MS: u32 = 3000;
+/// An action must be complete within this long after its cue. A voluntary blink takes a reaction of 250-450 ms
+/// and about 300 ms of closing and reopening, a head turn about 450 ms of rising, so 1.5 s leaves a slow user
+/// room; the window is kept short because a replayed capture's action lands in it by chance in proportion to
+/// its width (see `issue::chance_rate`).
+pub const ACTION_WINDOW_MS: u32 = 1500;
+/// An action may not be complete sooner than this after its cue: nobody sees a cue, reacts and completes a blink
+/// or a turn faster, so an earlier completion was not an answer to this cue.
+pub const MIN_REACTION_MS: u32 = 300;
+/// Latest cue the engine accepts, ms after the first frame: bounds the capture a challenge can ask for.
+pub const MAX_CUE_MS: u32 = 30_000;
 
-/// A challenge: actions in order, optional flash colours, capture cadence and the time allowed per action.
+/// A challenge: actions in order, each with its cue time, optional flash colours, capture cadence and the time
+/// allowed per action.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ChallengeSpec {
     pub actions: Vec<Action>,
+    /// When each action is asked for (one per action, increasing), ms after the first frame's `t_ms` (the flash
+    /// colours' clock). Action `k` must be complete inside [`ChallengeSpec::window`]`(k)`: a capture recorded for
+    /// other cues misses the windows.
+    pub cues_ms: Vec<u32>,
     /// Screen colours, RGB. Colour `i` is on screen from `t0 + i·colour_ms` to `t0 + (i+1)·colour_ms`, `t0`
     /// being the first frame's `t_ms`, and the screen is neutral white afterwards.
     pub colours: Vec<[u8; 3]>,
@@ -65,6 +78,7 @@ impl ChallengeSpec {
     /// colours are errors (the server issued them).
     pub fn from_names(
         actions: &[String],
+        cues_ms: &[u32],
         colours: &[String],
         colour_ms: u32,
         frame_interval_ms: u32,
@@ -75,7 +89,7 @@ impl ChallengeSpec {
             .map(|a| Action::parse(a).ok_or_else(|| LivenessError::InvalidChallenge(format!("unknown action {a:?}"))))
             .collect::<Result<Vec<_>>>()?;
         let colours = colours.iter().map(|s| parse_colour(s)).collect::<Result<Vec<_>>>()?;
-        let spec = Self { actions, colours, colour_ms, frame_interval_ms, action_window_ms };
+        let spec = Self { actions, cues_ms: cues_ms.to_vec(), colours, colour_ms, frame_interval_ms, action_window_ms };
         spec.validate()?;
         Ok(spec)
     }
@@ -88,13 +102,32 @@ impl ChallengeSpec {
         )
     }
 
-    /// Frames a capture of this challenge should carry: a settled baseline, then each action and each colour in
-    /// its window, at most `max`.
+    /// Where action `k` must be complete, ms after the first frame: from its cue plus [`MIN_REACTION_MS`] to its
+    /// cue plus `action_window_ms`.
+    pub fn window(&self, k: usize) -> (u32, u32) {
+        let cue = self.cues_ms[k];
+        (cue + MIN_REACTION_MS, cue + self.action_window_ms)
+    }
+
+    /// Whether a completion of action `k` at `t_ms` after the first frame answers its cue: inside its window, with
+    /// one frame interval of grace at the end (the completing frame may be captured up to an interval late).
+    pub fn in_window(&self, k: usize, t_ms: u32) -> bool {
+        let (lo, hi) = self.window(k);
+        (lo..=hi + self.frame_interval_ms).contains(&t_ms)
+    }
+
+    /// How long a capture of this challenge lasts, ms from the first frame: to the end of the last action's
+    /// window or of the flash sequence, whichever is later.
+    pub fn capture_ms(&self) -> u32 {
+        let actions = self.actions.len().checked_sub(1).map_or(0, |k| self.window(k).1);
+        actions.max(self.colours.len() as u32 * self.colour_ms)
+    }
+
+    /// Frames a capture of this challenge should carry: through the last window and the flash sequence, plus
+    /// a few frames so the last action's completion is seen even a frame late, at most `max`.
     pub fn frames_wanted(&self, max: u32) -> u32 {
         let interval = self.frame_interval_ms.max(1);
-        let per_action = self.action_window_ms / interval;
-        let flash = self.colours.len() as u32 * self.colour_ms / interval;
-        (5 + per_action * self.actions.len() as u32 + flash).min(max)
+        (self.capture_ms().div_ceil(interval) + 3).min(max)
     }
 
     pub fn validate(&self) -> Result<()> {
@@ -106,6 +139,28 @@ impl ChallengeSpec {
         }
         if self.actions.is_empty() && self.colours.is_empty() {
             return Err(LivenessError::InvalidChallenge("neither actions nor colours".into()));
+        }
+        if self.cues_ms.len() != self.actions.len() {
+            return Err(LivenessError::InvalidChallenge(format!(
+                "{} cues for {} actions",
+                self.cues_ms.len(),
+                self.actions.len()
+            )));
+        }
+        if self.action_window_ms <= MIN_REACTION_MS {
+            return Err(LivenessError::InvalidChallenge(format!(
+                "the action window must exceed the minimum reaction time ({MIN_REACTION_MS} ms)"
+            )));
+        }
+        // Overlapping windows would let one movement answer two cues.
+        if let Some(w) = self.cues_ms.windows(2).find(|w| w[1] < w[0].saturating_add(self.action_window_ms)) {
+            return Err(LivenessError::InvalidChallenge(format!(
+                "cue at {} ms falls inside the previous action's window (cue at {} ms, {} ms)",
+                w[1], w[0], self.action_window_ms
+            )));
+        }
+        if self.cues_ms.last().is_some_and(|&c| c > MAX_CUE_MS) {
+            return Err(LivenessError::InvalidChallenge(format!("cues must come within {MAX_CUE_MS} ms")));
         }
         Ok(())
     }
@@ -138,15 +193,51 @@ mod tests {
     #[test]
     fn parses_and_renders_the_wire_form() {
         let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        let s =
-            ChallengeSpec::from_names(&names(&["blink", "head_left"]), &names(&["#ff0000", "#00FF7f"]), 100, 100, 3000)
-                .unwrap();
+        let s = ChallengeSpec::from_names(
+            &names(&["blink", "head_left"]),
+            &[500, 3500],
+            &names(&["#ff0000", "#00FF7f"]),
+            100,
+            100,
+            3000,
+        )
+        .unwrap();
         assert_eq!(s.actions, vec![Action::Blink, Action::HeadLeft]);
         assert_eq!(s.colours, vec![[255, 0, 0], [0, 255, 127]]);
         assert_eq!(s.names().1, vec!["#ff0000", "#00ff7f"]);
         assert_eq!(s.colour_at(40, 140), Some([0, 255, 127]));
         assert_eq!(s.colour_at(40, 240), None);
-        assert!(ChallengeSpec::from_names(&names(&["wink"]), &[], 100, 100, 3000).is_err());
+        assert_eq!(s.window(1), (3800, 6500));
+        assert_eq!(s.capture_ms(), 6500);
+        assert!(ChallengeSpec::from_names(&names(&["wink"]), &[500], &[], 100, 100, 3000).is_err());
         assert!(parse_colour("#12345").is_err() && parse_colour("123456").is_err() && parse_colour("#12345g").is_err());
+    }
+
+    #[test]
+    fn cues_are_validated() {
+        let ok = ChallengeSpec {
+            actions: vec![Action::Blink, Action::Blink],
+            cues_ms: vec![800, 2300],
+            colours: Vec::new(),
+            colour_ms: 0,
+            frame_interval_ms: 100,
+            action_window_ms: 1500,
+        };
+        ok.validate().unwrap();
+        let bad = |f: fn(&mut ChallengeSpec)| {
+            let mut s = ok.clone();
+            f(&mut s);
+            s.validate().unwrap_err().to_string()
+        };
+        assert!(
+            bad(|s| {
+                s.cues_ms.pop();
+            })
+            .contains("1 cues for 2 actions")
+        );
+        assert!(bad(|s| s.cues_ms[1] = 2299).contains("inside the previous action's window"));
+        assert!(bad(|s| s.cues_ms = vec![2300, 800]).contains("inside the previous action's window"));
+        assert!(bad(|s| s.action_window_ms = MIN_REACTION_MS).contains("minimum reaction"));
+        assert!(bad(|s| s.cues_ms = vec![MAX_CUE_MS, MAX_CUE_MS + 1500]).contains("within"));
     }
 }

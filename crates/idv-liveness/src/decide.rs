@@ -90,8 +90,11 @@ fn start_value(s: &[Option<f32>], from: usize) -> Option<f32> {
     median(s[from..].iter().flatten().take(3).copied().collect())
 }
 
-/// Where an action completes, searching from frame `from`: (completion frame, signal value there).
-fn find_action(
+/// Frames at which action `a` completes, in order, searching from frame `from` (the frame at its cue): a blink
+/// each time the eyes close and reopen; the other actions each time their condition becomes true, so a state
+/// already held at `from` counts only once it was left (a movement made before the cue and still held is not
+/// an answer to it).
+fn completions(
     a: Action,
     s: &Signals,
     from: usize,
@@ -99,31 +102,107 @@ fn find_action(
     ear_open: f32,
     yaw0: f32,
     mar0: f32,
-) -> Option<usize> {
+) -> Vec<usize> {
     let n = s.t.len();
-    match a {
-        Action::Blink => {
-            let closed = th.blink_closed * ear_open;
-            let reopen = th.blink_reopen * ear_open;
-            let c = (from..n).find(|&i| s.ear[i].is_some_and(|e| e < closed))?;
-            (c + 1..n).find(|&i| s.ear[i].is_some_and(|e| e > reopen))
+    let mut out = Vec::new();
+    if a == Action::Blink {
+        let (closed, reopen) = (th.blink_closed * ear_open, th.blink_reopen * ear_open);
+        let mut shut = false;
+        for i in from..n {
+            match s.ear[i] {
+                Some(e) if e < closed => shut = true,
+                Some(e) if shut && e > reopen => {
+                    out.push(i);
+                    shut = false;
+                }
+                _ => {}
+            }
         }
-        Action::OpenMouth => {
-            let open = th.mouth_open.max(mar0 + th.mouth_rise);
-            (from..n).find(|&i| s.mar[i].is_some_and(|m| m >= open))
-        }
-        Action::HeadLeft => (from..n).find(|&i| s.yaw[i].is_some_and(|y| y - yaw0 >= th.head_turn_deg)),
-        Action::HeadRight => (from..n).find(|&i| s.yaw[i].is_some_and(|y| yaw0 - y >= th.head_turn_deg)),
-        Action::Farther | Action::Closer => {
-            let start = median(s.scale[from.saturating_sub(2)..=from.min(n - 1)].iter().flatten().copied().collect())
-                .or_else(|| start_value(&s.scale, from))?;
-            (from..n).find(|&i| {
-                s.scale[i].is_some_and(|v| {
-                    if a == Action::Farther { v * th.scale_factor <= start } else { v >= start * th.scale_factor }
-                })
-            })
-        }
+        return out;
     }
+    let scale_start = median(s.scale[from.saturating_sub(2)..=from.min(n - 1)].iter().flatten().copied().collect())
+        .or_else(|| start_value(&s.scale, from));
+    let open = th.mouth_open.max(mar0 + th.mouth_rise);
+    // `None` where the frame has no face: a frame lost mid-movement neither ends nor starts one.
+    let holds = |i: usize| -> Option<bool> {
+        match a {
+            Action::Blink => None,
+            Action::OpenMouth => s.mar[i].map(|m| m >= open),
+            Action::HeadLeft => s.yaw[i].map(|y| y - yaw0 >= th.head_turn_deg),
+            Action::HeadRight => s.yaw[i].map(|y| yaw0 - y >= th.head_turn_deg),
+            Action::Farther => Some(s.scale[i]? * th.scale_factor <= scale_start?),
+            Action::Closer => Some(s.scale[i]? >= scale_start? * th.scale_factor),
+        }
+    };
+    let mut prev = None;
+    for i in from..n {
+        let Some(h) = holds(i) else { continue };
+        // The first measured frame only sets the state: what it already shows was not done after the cue.
+        if h && prev == Some(false) {
+            out.push(i);
+        }
+        prev = Some(h);
+    }
+    out
+}
+
+/// Judges action `k` from its completions, ms after the first frame: `done` from its cue on, `all` over the
+/// whole capture (only needed when none in `done` is inside the window). Returns the completion to record
+/// (the one inside the window, or the first after it opened) and the reason when it was not inside.
+fn judge_action(spec: &ChallengeSpec, k: usize, done: &[u32], all: &[u32], peak: f32) -> (Option<u32>, Option<Reason>) {
+    let a = spec.actions[k];
+    let (lo, hi) = spec.window(k);
+    let cue = spec.cues_ms[k];
+    if let Some(&ms) = done.iter().find(|&&ms| spec.in_window(k, ms)) {
+        return (Some(ms), None);
+    }
+    let window_of = |ms: u32| (0..spec.actions.len()).find(|&j| spec.in_window(j, ms));
+    let what = format!("{} (action {}, cue at {cue} ms, window {lo}-{hi} ms)", a.name(), k + 1);
+    if let Some(&at) = done.iter().find(|&&ms| ms >= lo) {
+        let reason = match window_of(at) {
+            // Another action's window: the user did them in another order.
+            Some(j) if spec.actions[j] != a => Reason::new(
+                ReasonCode::ActionOrder,
+                format!("{what} was done at {at} ms, in the window of action {} ({})", j + 1, spec.actions[j].name()),
+            ),
+            // The same action's next cue: this one was skipped.
+            Some(j) => Reason::new(
+                ReasonCode::ActionMissing,
+                format!("{what} not seen in its window; the next one came at {at} ms, answering action {}", j + 1),
+            ),
+            None => Reason::new(
+                ReasonCode::ActionLate,
+                format!(
+                    "{what} completed at {at} ms, {} ms after its cue (at most {})",
+                    at - cue,
+                    spec.action_window_ms
+                ),
+            ),
+        };
+        return (Some(at), Some(reason));
+    }
+    // Done before its window opened: in another action's window (the order), or too early to answer this cue (a
+    // capture made for other cues, or a movement under way before the cue).
+    let early: Vec<u32> = all.iter().copied().filter(|&ms| ms < lo).collect();
+    let order = early.iter().find_map(|&ms| window_of(ms).filter(|&j| spec.actions[j] != a).map(|j| (ms, j)));
+    let reason = if let Some((at, j)) = order {
+        Reason::new(
+            ReasonCode::ActionOrder,
+            format!(
+                "{what} was done at {at} ms, in the window of action {} ({}), before its own",
+                j + 1,
+                spec.actions[j].name()
+            ),
+        )
+    } else if let Some(at) = early.iter().rev().copied().find(|&ms| window_of(ms).is_none()) {
+        Reason::new(
+            ReasonCode::ActionMissing,
+            format!("{what} not seen in its window; completed at {at} ms, before it opened"),
+        )
+    } else {
+        Reason::new(ReasonCode::ActionMissing, format!("{what} not seen; peak {peak:.3}"))
+    };
+    (None, Some(reason))
 }
 
 /// The extreme value of an action's signal over the whole sequence, for the record.
@@ -244,77 +323,52 @@ pub fn decide(
         }
     }
 
-    // Actions, in order, each within its window.
+    // Actions, each inside its window: from its cue plus a reaction time to its cue plus the window, on the
+    // flash colours' clock (ms after the first frame). A capture made for other cues misses the windows.
     let ear_open = percentile(s.ear.iter().flatten().copied().collect(), 0.75).unwrap_or(0.0);
     let yaw0 = start_value(&s.yaw, first).unwrap_or(0.0);
     let mar0 = start_value(&s.mar, first).unwrap_or(0.0);
     let scale0 = start_value(&s.scale, first).unwrap_or(1.0);
     scores.ear_open = ear_open;
     scores.yaw_start_deg = yaw0;
-    let mut cursor = first;
-    let mut t_prev = s.t[first];
-    let window = spec.action_window_ms + spec.frame_interval_ms;
+    let t0 = s.t[0];
+    let rel = |i: usize| s.t[i] - t0;
+    // The frame at or after a time on the challenge's clock (the last frame when the capture ended before it).
+    let frame_at = |ms: u32| s.t.partition_point(|&t| t < t0 + ms).min(obs.len() - 1).max(first);
     // Frames of the head turns, where the 3-D structure is judged.
     let mut turning = vec![false; obs.len()];
+    let mut prev_end = first;
     for (k, &a) in spec.actions.iter().enumerate() {
-        let found = find_action(a, &s, cursor, th, ear_open, yaw0, mar0);
+        let (lo, hi) = spec.window(k);
+        let from = frame_at(spec.cues_ms[k]);
+        let done = completions(a, &s, from, th, ear_open, yaw0, mar0);
+        let inside = done.iter().copied().find(|&i| spec.in_window(k, rel(i)));
         if matches!(a, Action::HeadLeft | Action::HeadRight) {
-            // Until the turn completed and the user held it, or to the end when it never completed (whatever
-            // the capture shows then is what was offered as the turn).
-            let end = found.map_or(obs.len(), |i| (i + 4).min(obs.len()));
-            turning[cursor..end].iter_mut().for_each(|f| *f = true);
+            // From the end of the previous window until the turn completed and the user held it, or to the end
+            // when it never completed in its window (whatever the capture shows then is what was offered as the
+            // turn).
+            let end = inside.map_or(obs.len(), |i| (i + 4).min(obs.len()));
+            turning[prev_end.min(end)..end].iter_mut().for_each(|f| *f = true);
         }
-        let mut score =
-            ActionScore { action: a, frame: found, t_ms: None, elapsed_ms: None, peak: peak(a, &s, yaw0, scale0) };
-        match found {
-            Some(i) => {
-                let elapsed = s.t[i].saturating_sub(t_prev);
-                score.t_ms = Some(s.t[i]);
-                score.elapsed_ms = Some(elapsed);
-                // A later action done before this one explains the delay better than slowness.
-                let early = spec.actions[k + 1..]
-                    .iter()
-                    .find(|&&b| b != a && find_action(b, &s, cursor, th, ear_open, yaw0, mar0).is_some_and(|j| j < i));
-                if elapsed > window
-                    && let Some(b) = early
-                {
-                    reasons.push(Reason::new(
-                        ReasonCode::ActionOrder,
-                        format!("{} (action {}) came after {}, which should follow it", a.name(), k + 1, b.name()),
-                    ));
-                } else if elapsed > window {
-                    reasons.push(Reason::new(
-                        ReasonCode::ActionLate,
-                        format!(
-                            "{} (action {}) took {elapsed} ms, the window is {} ms",
-                            a.name(),
-                            k + 1,
-                            spec.action_window_ms
-                        ),
-                    ));
-                }
-                cursor = i;
-                t_prev = s.t[i];
-            }
-            None => {
-                if let Some(i) = find_action(a, &s, first, th, ear_open, yaw0, mar0) {
-                    reasons.push(Reason::new(
-                        ReasonCode::ActionOrder,
-                        format!(
-                            "{} (action {}) was done at frame {i}, before the action it should follow",
-                            a.name(),
-                            k + 1
-                        ),
-                    ));
-                } else {
-                    reasons.push(Reason::new(
-                        ReasonCode::ActionMissing,
-                        format!("{} (action {}) not seen; peak {:.3}", a.name(), k + 1, score.peak),
-                    ));
-                }
-            }
-        }
-        scores.actions.push(score);
+        prev_end = frame_at(hi);
+        let peak = peak(a, &s, yaw0, scale0);
+        let before: Vec<u32> = match inside {
+            Some(_) => Vec::new(),
+            None => completions(a, &s, first, th, ear_open, yaw0, mar0).into_iter().map(rel).collect(),
+        };
+        let done_ms: Vec<u32> = done.iter().map(|&i| rel(i)).collect();
+        let (shown, reason) = judge_action(spec, k, &done_ms, &before, peak);
+        let frame = shown.and_then(|ms| done.iter().copied().find(|&i| rel(i) == ms));
+        scores.actions.push(ActionScore {
+            action: a,
+            cue_ms: spec.cues_ms[k],
+            window_ms: (lo, hi),
+            frame,
+            t_ms: frame.map(|i| s.t[i]),
+            elapsed_ms: shown.map(|ms| ms.saturating_sub(spec.cues_ms[k])),
+            peak,
+        });
+        reasons.extend(reason);
     }
 
     // 3-D structure over the head movement.
@@ -360,4 +414,79 @@ pub fn decide(
         }
     }
     LivenessVerdict::from_reasons(reasons, scores)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(actions: Vec<Action>, cues_ms: Vec<u32>) -> ChallengeSpec {
+        ChallengeSpec {
+            actions,
+            cues_ms,
+            colours: Vec::new(),
+            colour_ms: 0,
+            frame_interval_ms: 100,
+            action_window_ms: 1500,
+        }
+    }
+
+    fn code(r: &(Option<u32>, Option<Reason>)) -> Option<ReasonCode> {
+        r.1.as_ref().map(|r| r.code)
+    }
+
+    #[test]
+    fn each_action_is_searched_only_inside_its_window() {
+        let two = spec(vec![Action::Blink, Action::Blink], vec![1000, 3500]);
+        // Windows: 1300-2500 (+100 grace) and 3800-5000 (+100).
+        assert_eq!(judge_action(&two, 0, &[1800, 4200], &[], 0.0), (Some(1800), None));
+        assert_eq!(judge_action(&two, 0, &[2600], &[], 0.0).0, Some(2600), "the grace frame counts");
+        assert_eq!(code(&judge_action(&two, 0, &[1200, 1800], &[], 0.0)), None, "a too-fast one is skipped");
+        // Late, outside any window: action_late with the measured reaction and the window.
+        let late = judge_action(&two, 0, &[3000], &[], 0.0);
+        assert_eq!(code(&late), Some(ReasonCode::ActionLate));
+        let detail = &late.1.unwrap().detail;
+        assert!(
+            detail.contains("3000 ms, 2000 ms after its cue (at most 1500)") && detail.contains("1300-2500"),
+            "{detail}"
+        );
+        // The first blink skipped, the second done: missing, not late.
+        assert_eq!(code(&judge_action(&two, 0, &[4200], &[4200], 0.0)), Some(ReasonCode::ActionMissing));
+        // Done just before the window opened (a capture made for earlier cues).
+        let early = judge_action(&two, 0, &[1150], &[1150], 0.0);
+        assert_eq!(early, (None, early.1.clone()));
+        assert!(early.1.unwrap().detail.contains("completed at 1150 ms, before it opened"));
+        assert_eq!(code(&judge_action(&two, 1, &[], &[1800], 0.0)), Some(ReasonCode::ActionMissing));
+        // Another action in this action's window, or this one in another's: the order.
+        let turns = spec(vec![Action::HeadLeft, Action::HeadRight], vec![1000, 3500]);
+        assert_eq!(code(&judge_action(&turns, 0, &[4000], &[4000], 0.0)), Some(ReasonCode::ActionOrder));
+        assert_eq!(code(&judge_action(&turns, 1, &[], &[1700], 0.0)), Some(ReasonCode::ActionOrder));
+    }
+
+    #[test]
+    fn completions_need_a_change_after_the_cue() {
+        let n = 12;
+        let yaw: Vec<Option<f32>> =
+            [0.0, 12.0, 12.0, 0.0, 0.0, 11.0, 12.0, 0.0, 0.0, 0.0, 13.0, 13.0].map(Some).to_vec();
+        let mut ear = vec![Some(0.3); n];
+        ear[4] = Some(0.1);
+        ear[5] = None;
+        ear[9] = Some(0.1);
+        let s = Signals {
+            t: (0..n as u32).map(|i| i * 100).collect(),
+            ear,
+            mar: vec![Some(0.1); n],
+            yaw,
+            scale: vec![Some(0.2); n],
+        };
+        let th = Thresholds::default();
+        let c = |a, from| completions(a, &s, from, &th, 0.3, 0.0, 0.1);
+        assert_eq!(c(Action::HeadLeft, 0), vec![1, 5, 10]);
+        // A turn already held at the cue frame is not an answer to it.
+        assert_eq!(c(Action::HeadLeft, 1), vec![5, 10]);
+        assert_eq!(c(Action::HeadRight, 0), Vec::<usize>::new());
+        // Blinks: closed, then open again; a faceless frame in between changes nothing.
+        assert_eq!(c(Action::Blink, 0), vec![6, 10]);
+        assert_eq!(c(Action::Blink, 7), vec![10]);
+    }
 }

@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::challenge::ChallengeSpec;
 use crate::decide::{Thresholds, decide};
 use crate::error::{LivenessError, Result};
+use crate::fingerprint::CaptureFingerprint;
 use crate::flash::sample;
 use crate::injection::{DuplicateRules, TimingRules, check_duplicates, check_timestamps};
 use crate::iris::Iris;
@@ -147,6 +148,18 @@ impl LivenessEngine {
         frames: &[FrameInput],
         reference: Option<&Embedding>,
     ) -> Result<LivenessVerdict> {
+        Ok(self.verify_fingerprinted(challenge, frames, reference)?.0)
+    }
+
+    /// [`Self::verify`], with the capture's fingerprint for the caller's replay registry (see
+    /// [`crate::fingerprint`]): computed from the frames the check analysed, so it costs no model run. `None`
+    /// when the timing or duplicate checks refused the frames before any analysis.
+    pub fn verify_fingerprinted(
+        &self,
+        challenge: &ChallengeSpec,
+        frames: &[FrameInput],
+        reference: Option<&Embedding>,
+    ) -> Result<(LivenessVerdict, Option<CaptureFingerprint>)> {
         challenge.validate()?;
         let t_ms: Vec<u32> = frames.iter().map(|f| f.t_ms).collect();
         let mut reasons: Vec<Reason> = check_timestamps(challenge, &t_ms, &self.config.timing);
@@ -156,7 +169,7 @@ impl LivenessEngine {
         reasons.extend(dup);
         if !reasons.is_empty() {
             let scores = LivenessScores { frames: frames.len(), min_frame_difference: min_diff, ..Default::default() };
-            return Ok(LivenessVerdict::from_reasons(reasons, scores));
+            return Ok((LivenessVerdict::from_reasons(reasons, scores), None));
         }
         let mut obs = frames.iter().map(|f| self.analyse_frame(&f.image, f.t_ms)).collect::<Result<Vec<_>>>()?;
         let last = obs.len().saturating_sub(1);
@@ -171,7 +184,8 @@ impl LivenessEngine {
         let mut verdict =
             decide(challenge, &obs, reference, &self.config.thresholds, self.face.config().decision_cosine);
         verdict.scores.min_frame_difference = min_diff;
-        Ok(verdict)
+        let images: Vec<&DecodedImage> = frames.iter().map(|f| &f.image).collect();
+        Ok((verdict, Some(CaptureFingerprint::of(&images, &obs))))
     }
 }
 

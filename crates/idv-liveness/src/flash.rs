@@ -269,6 +269,7 @@ mod tests {
     fn spec(colours: Vec<[u8; 3]>) -> ChallengeSpec {
         ChallengeSpec {
             actions: vec![Action::Blink],
+            cues_ms: vec![1000],
             colours,
             colour_ms: COLOUR_MS,
             frame_interval_ms: 100,

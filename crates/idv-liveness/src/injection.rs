@@ -28,7 +28,7 @@ pub struct TimingRules {
     pub max_gap_fraction: f32,
     /// Shortest plausible time per action, milliseconds.
     pub min_ms_per_action: u32,
-    /// Slack beyond `actions × action_window_ms`, in windows.
+    /// Slack beyond the end of the challenge (its last window, or its flash sequence), in action windows.
     pub slack_windows: f32,
 }
 
@@ -88,7 +88,7 @@ pub fn check_timestamps(spec: &ChallengeSpec, t_ms: &[u32], rules: &TimingRules)
     let duration = t_ms[t_ms.len() - 1] - t_ms[0];
     let n_actions = spec.actions.len() as u32;
     let flash_ms = spec.colours.len() as u32 * spec.colour_ms;
-    let max = ((n_actions as f32 + rules.slack_windows) * spec.action_window_ms as f32) as u32 + flash_ms;
+    let max = spec.capture_ms() + (rules.slack_windows * spec.action_window_ms as f32) as u32;
     let min = (n_actions * rules.min_ms_per_action).max(flash_ms.saturating_sub(spec.frame_interval_ms));
     if duration > max || duration < min {
         reasons.push(Reason::new(
@@ -179,6 +179,7 @@ mod tests {
     fn spec() -> ChallengeSpec {
         ChallengeSpec {
             actions: vec![Action::Blink, Action::HeadLeft],
+            cues_ms: vec![1000, 3500],
             colours: vec![],
             colour_ms: 0,
             frame_interval_ms: 100,

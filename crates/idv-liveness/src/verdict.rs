@@ -44,6 +44,9 @@ pub enum ReasonCode {
     PlanarMotion,
     /// The face did not follow the flashed colours.
     ColourMismatch,
+    /// The capture moves as another transaction's capture did, frame for frame: a copy of it, re-encoded
+    /// (the caller compares [`crate::CaptureFingerprint`]s; the engine never sees other sessions).
+    CaptureReplayed,
 }
 
 impl ReasonCode {
@@ -66,6 +69,7 @@ impl ReasonCode {
             Self::ActionLate => "action_late",
             Self::PlanarMotion => "planar_motion",
             Self::ColourMismatch => "colour_mismatch",
+            Self::CaptureReplayed => "capture_replayed",
         }
     }
 
@@ -84,6 +88,7 @@ impl ReasonCode {
                 | Self::ReferenceMismatch
                 | Self::PlanarMotion
                 | Self::ColourMismatch
+                | Self::CaptureReplayed
         )
     }
 }
@@ -111,10 +116,15 @@ impl Reason {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ActionScore {
     pub action: Action,
-    /// Frame index and capture time at which the action was complete, when it was.
+    /// When the action was asked for and where it had to be complete, ms after the first frame (the
+    /// challenge's cue and window, copied so the record explains a verdict on its own).
+    pub cue_ms: u32,
+    pub window_ms: (u32, u32),
+    /// Frame index and capture time at which the action was complete inside its window, or, when it was not,
+    /// the completion nearest after the window opened (late, or in another action's window), if any.
     pub frame: Option<usize>,
     pub t_ms: Option<u32>,
-    /// Time from the previous action's completion (or the first frame) to this one's.
+    /// Time from the cue to that completion: the user's reaction plus the movement.
     pub elapsed_ms: Option<u32>,
     /// The extreme value of the action's signal over the sequence: lowest eye aspect ratio (blink), highest
     /// mouth aspect ratio (open_mouth), largest yaw change in the requested direction in degrees (head turns),

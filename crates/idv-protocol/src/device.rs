@@ -84,8 +84,15 @@ pub struct Instruction {
 /// A liveness challenge, issued only when the face step starts so frames cannot be prepared in advance.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Challenge {
-    /// Actions to perform, in order (`blink`, `open_mouth`, `head_left`, `head_right`, `farther`, `closer`).
+    /// Actions to perform, in order (`blink`, `open_mouth`, `head_left`, `head_right`, `farther`, `closer`); an
+    /// action may be asked for more than once (the default model asks for one to three blinks).
     pub actions: Vec<String>,
+    /// When to ask for each action (one per action, increasing), milliseconds after the capture's first frame
+    /// (the flash colours' clock). The device shows action `k`'s cue at `cues_ms[k]`; the user must complete
+    /// it between the cue plus a reaction time (300 ms) and the cue plus `action_window_ms`. Empty in messages
+    /// of servers older than the field.
+    #[serde(default)]
+    pub cues_ms: Vec<u32>,
     /// Screen colours to flash, in order, as `#rrggbb` (colour-flash liveness); empty when not requested.
     #[serde(default)]
     pub colours: Vec<String>,
@@ -94,7 +101,7 @@ pub struct Challenge {
     pub colour_ms: u32,
     /// Capture cadence the server expects, milliseconds between frames.
     pub frame_interval_ms: u32,
-    /// Time allowed per action, milliseconds.
+    /// Time allowed per action from its cue, milliseconds.
     pub action_window_ms: u32,
 }
 

@@ -142,6 +142,82 @@ pub enum MetaInfoError {
     NotABrowser(&'static str),
     #[error("the client SDK cannot run product {product}: it lacks {missing} (bioMetaInfo capability bits)")]
     MissingCapabilities { product: &'static str, missing: String },
+    #[error(
+        "the browser in MetaInfo \"ua\" cannot run the capture page: {0} (supported: Chrome/Chromium {MIN_CHROMIUM}+, \
+         Firefox {MIN_FIREFOX}+, Safari {MIN_SAFARI}+, any browser on iOS {MIN_IOS_WEB_MAJOR}.{MIN_IOS_WEB_MINOR}+)"
+    )]
+    BrowserUnsupported(String),
+}
+
+/// Oldest browsers the hosted capture page runs in: `navigator.mediaDevices.getUserMedia`, WebCrypto's HMAC and
+/// SHA-256, and the JavaScript of 2020 (optional chaining, async/await). Chromium 80 and Firefox 78 have all of it;
+/// Safari 14 too. Every browser on iOS is WebKit, and WebKit gave the camera to browsers other than Safari
+/// (and to in-app web views) only with iOS 14.3.
+pub const MIN_CHROMIUM: u32 = 80;
+pub const MIN_FIREFOX: u32 = 78;
+pub const MIN_SAFARI: u32 = 14;
+pub const MIN_IOS_WEB_MAJOR: u32 = 14;
+pub const MIN_IOS_WEB_MINOR: u32 = 3;
+
+/// A browser recognised from its user agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BrowserEngine {
+    Chromium(u32),
+    Firefox(u32),
+    Safari(u32),
+    /// Any browser on iOS (WebKit), by iOS version.
+    Ios(u32, u32),
+}
+
+/// The major version after `token` (`Chrome/120.0.1` → 120).
+fn version_after(ua: &str, token: &str) -> Option<u32> {
+    let rest = &ua[ua.find(token)? + token.len()..];
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).take(6).collect();
+    digits.parse().ok()
+}
+
+/// Whether the browser of user agent `ua` can run the capture page: the engine and version, or why not.
+pub fn browser_support(ua: &str) -> Result<BrowserEngine, MetaInfoError> {
+    let refuse = |why: String| Err(MetaInfoError::BrowserUnsupported(why));
+    if ua.contains("MSIE ") || ua.contains("Trident/") {
+        return refuse("Internet Explorer has no camera API".into());
+    }
+    if ua.contains(" Edge/") {
+        return refuse("EdgeHTML (Edge before version 79) is not supported".into());
+    }
+    if ua.contains("iPhone") || ua.contains("iPad") || ua.contains("iPod") {
+        // "CPU iPhone OS 17_4 like Mac OS X"
+        let os = ua.find(" OS ").map(|i| &ua[i + 4..]).unwrap_or("");
+        let mut parts = os.split(|c: char| !c.is_ascii_digit());
+        let major = parts.next().and_then(|m| m.parse::<u32>().ok());
+        let minor = parts.next().and_then(|m| m.parse::<u32>().ok()).unwrap_or(0);
+        return match major {
+            Some(m) if (m, minor) >= (MIN_IOS_WEB_MAJOR, MIN_IOS_WEB_MINOR) => Ok(BrowserEngine::Ios(m, minor)),
+            Some(m) => refuse(format!("iOS {m}.{minor} is too old")),
+            None => refuse("the iOS version is not in the user agent".into()),
+        };
+    }
+    if let Some(v) = version_after(ua, "Firefox/") {
+        return if v >= MIN_FIREFOX {
+            Ok(BrowserEngine::Firefox(v))
+        } else {
+            refuse(format!("Firefox {v} is too old"))
+        };
+    }
+    // Edge, Opera, Samsung Internet and Android web views all carry the Chromium version as Chrome/N.
+    if let Some(v) = version_after(ua, "Chrome/").or_else(|| version_after(ua, "Chromium/")) {
+        return if v >= MIN_CHROMIUM {
+            Ok(BrowserEngine::Chromium(v))
+        } else {
+            refuse(format!("Chromium {v} is too old"))
+        };
+    }
+    if ua.contains("Safari/")
+        && let Some(v) = version_after(ua, "Version/")
+    {
+        return if v >= MIN_SAFARI { Ok(BrowserEngine::Safari(v)) } else { refuse(format!("Safari {v} is too old")) };
+    }
+    refuse("the browser is not recognised".into())
 }
 
 #[derive(Deserialize)]
@@ -238,6 +314,9 @@ impl MetaInfo {
             if !ua.starts_with("Mozilla/") {
                 return Err(MetaInfoError::NotABrowser(self.device_type.as_str()));
             }
+            // The capture runs on idv's own page, whatever the web SDK declares: what matters is whether this
+            // browser has the camera (getUserMedia), WebCrypto and the JavaScript the page uses.
+            return browser_support(ua).map(|_| ());
         }
         let mut need = required_capabilities(product);
         if needs_flash {
@@ -294,7 +373,7 @@ mod tests {
         let web = MetaInfo::parse(&meta("web", "1.0.0:15,0", "")).unwrap();
         assert_eq!(web.check_usable(Product::Ekyc, false), Err(MetaInfoError::NotABrowser("web")));
         let web = MetaInfo::parse(&meta("h5", "1.0.0:15,0", r#","ua":"Mozilla/5.0 (iPhone)""#)).unwrap();
-        web.check_usable(Product::Ekyc, false).unwrap();
+        assert!(matches!(web.check_usable(Product::Ekyc, false), Err(MetaInfoError::BrowserUnsupported(_))));
         let doc_only = MetaInfo::parse(&meta("android", "1.0.0:1,0", "")).unwrap();
         doc_only.check_usable(Product::IdOcr, false).unwrap();
         let e = doc_only.check_usable(Product::FaceLiveness, false).unwrap_err();
@@ -309,6 +388,62 @@ mod tests {
         assert!(MetaInfo::parse(&"x".repeat(MAX_META_INFO_BYTES + 1)).is_err());
     }
 
+    /// The official web SDK's MetaInfo: its capability bits mean nothing to idv, the browser decides.
+    #[test]
+    fn web_devices_are_judged_by_their_browser() {
+        let chrome = "Mozilla/5.0 (Linux; Android 14; Pixel 7) AppleWebKit/537.36 (KHTML, like Gecko) \
+                      Chrome/124.0.6367.82 Mobile Safari/537.36";
+        for (device, product) in [("h5", Product::Ekyc), ("web", Product::FaceLiveness), ("h5", Product::IdOcr)] {
+            let m = MetaInfo::parse(&meta(device, "4.1.0:2916352,0", &format!(r#","ua":"{chrome}""#))).unwrap();
+            m.check_usable(product, true).unwrap();
+        }
+        let cases = [
+            (
+                "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) \
+              CriOS/124.0 Mobile/15E148 Safari/604.1",
+                Ok(BrowserEngine::Ios(17, 4)),
+            ),
+            (
+                "Mozilla/5.0 (iPhone; CPU iPhone OS 14_2 like Mac OS X) AppleWebKit/605.1.15 Version/14.0 Safari/604.1",
+                Err("iOS 14.2"),
+            ),
+            (
+                "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 \
+              Safari/605.1.15",
+                Ok(BrowserEngine::Safari(17)),
+            ),
+            ("Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0", Ok(BrowserEngine::Firefox(125))),
+            (
+                "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/124.0 Safari/537.36 Edg/124.0",
+                Ok(BrowserEngine::Chromium(124)),
+            ),
+            (
+                "Mozilla/5.0 (Linux; Android 6.0) AppleWebKit/537.36 Chrome/49.0.2623 Mobile Safari/537.36",
+                Err("Chromium 49"),
+            ),
+            (
+                "Mozilla/5.0 (Windows NT 10.0) AppleWebKit/537.36 Chrome/70.0 Safari/537.36 Edge/18.19041",
+                Err("EdgeHTML"),
+            ),
+            ("Mozilla/5.0 (Windows NT 6.1; Trident/7.0; rv:11.0) like Gecko", Err("Internet Explorer")),
+            ("Mozilla/5.0 (compatible; Googlebot/2.1)", Err("not recognised")),
+        ];
+        for (ua, want) in cases {
+            match (browser_support(ua), want) {
+                (Ok(got), Ok(w)) => assert_eq!(got, w, "{ua}"),
+                (Err(e), Err(w)) => assert!(e.to_string().contains(w), "{ua}: {e}"),
+                (got, w) => panic!("{ua}: got {got:?}, want {w:?}"),
+            }
+        }
+        let old =
+            MetaInfo::parse(&meta("h5", "4.1.0:2916352,0", r#","ua":"Mozilla/5.0 (Windows NT 6.1; Trident/7.0)""#));
+        let e = old.unwrap().check_usable(Product::Ekyc, false).unwrap_err();
+        assert!(
+            e.to_string().contains("cannot run the capture page") && e.to_string().contains("Chrome/Chromium 80+"),
+            "{e}"
+        );
+    }
+
     #[test]
     fn version_parsing() {
         assert_eq!(SdkVersion::parse("4.1"), Some(SdkVersion(4, 1, 0)));
@@ -321,6 +456,11 @@ mod tests {
         #[test]
         fn parse_never_panics(s in ".{0,300}") {
             let _ = MetaInfo::parse(&s).map(|m| m.check_usable(Product::Ekyc, true));
+        }
+
+        #[test]
+        fn browser_support_never_panics(s in "(Mozilla/5\\.0 )?(\\(|iPhone| OS |_|Chrome/|Firefox/|Version/|Safari/|Edge/|[0-9]{1,8}|\\.| |.){0,40}") {
+            let _ = browser_support(&s);
         }
     }
 }

@@ -22,8 +22,18 @@ pub struct CaptureError(pub String);
 
 /// A source of frames. `capture` may block (a camera screen waits for the user): the session runs it off the
 /// async executor.
+///
+/// A camera screen for the face step shows the challenge's cues (`instruction.challenge`, see
+/// `docs/device-protocol.md`): it starts capturing at once, one frame every `frame_interval_ms` for
+/// `frames_wanted` frames (they cover the last action's window, up to about 12 s), and keeps the first frame's
+/// capture time `t0`. Until the first cue it shows only "look at the screen"; at `t0 + cues_ms[k]`, not
+/// earlier, it shows action `k`'s prompt (`actions[k]`: "Blink", "Turn your head to your left", ...), and clears
+/// it at the next cue or after `action_window_ms`; no countdown or cue time is shown in advance, since a user
+/// who anticipates a cue acts too early and gets a retake. Colours (`colours`) are flashed from `t0` on the same
+/// clock. Nothing in the SDK schedules the cues: the session hands the instruction over as the server sent it.
 pub trait CaptureSource: Send {
-    /// Frames for `instruction` (its step, `frames_wanted`, and for the face step the liveness challenge).
+    /// Frames for `instruction` (its step, `frames_wanted`, and for the face step the liveness challenge with its
+    /// cues).
     fn capture(&mut self, instruction: &Instruction) -> Result<Vec<CapturedFrame>, CaptureError>;
 
     /// Reported to the server as `capture.source`: `front` or `back` for a camera, `file` otherwise.
@@ -206,6 +216,7 @@ mod tests {
             frames_wanted,
             challenge: interval.map(|frame_interval_ms| Challenge {
                 actions: vec!["blink".into()],
+                cues_ms: vec![1200],
                 colours: vec![],
                 colour_ms: 0,
                 frame_interval_ms,

@@ -26,6 +26,8 @@ pub struct ServerConfig {
     pub device_burst_per_address: f64,
     /// How long a device has to finish a transaction.
     pub transaction_ttl: Duration,
+    /// How long a finished transaction's evidence is kept when its merchant set no retention of its own.
+    pub retention: Duration,
     /// A device session with no round for this long is closed as timed out.
     pub device_idle_timeout: Duration,
     /// How often expired nonces, overdue and idle transactions are swept.
@@ -73,6 +75,7 @@ impl ServerConfig {
             device_rate_per_address: 50.0,
             device_burst_per_address: 200.0,
             transaction_ttl: Duration::from_secs(30 * 60),
+            retention: Duration::from_secs(30 * 24 * 3600),
             device_idle_timeout: Duration::from_secs(5 * 60),
             sweep_interval: Duration::from_secs(30),
             header_read_timeout: Duration::from_secs(30),
@@ -118,6 +121,9 @@ impl ServerConfig {
         }
         if self.transaction_ttl < Duration::from_secs(60) || self.transaction_ttl > Duration::from_secs(24 * 3600) {
             return Err(ConfigError("transaction lifetime must be between 1 minute and 24 hours".into()));
+        }
+        if self.retention < Duration::from_secs(1) || self.retention > Duration::from_secs(10 * 365 * 24 * 3600) {
+            return Err(ConfigError("retention must be between 1 second and 10 years".into()));
         }
         if self.device_idle_timeout < Duration::from_secs(1) || self.device_idle_timeout > self.transaction_ttl {
             return Err(ConfigError(

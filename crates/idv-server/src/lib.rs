@@ -3,8 +3,8 @@
 //! the API's error codes at this edge.
 //!
 //! Routes: `POST /` and `GET /` (the merchant RPC API, both signature schemes), `GET /healthz`, `GET /metrics`
-//! (Prometheus text format), `GET /web/{TransactionId}` (the hosted capture page's address; the page itself arrives
-//! with the web-flow issue and answers 501 until then).
+//! (Prometheus text format), `GET /web/{TransactionId}/{link}` (the hosted capture page at `TransactionUrl`, see
+//! `web`) and its assets, `POST /device/v1/...` (the device API).
 
 mod actions;
 mod auth;
@@ -19,6 +19,7 @@ mod ratelimit;
 mod rpc;
 mod steps;
 mod transport;
+mod web;
 
 use std::sync::Arc;
 
@@ -39,6 +40,8 @@ pub struct AppState {
     pub(crate) config: ServerConfig,
     /// Signs the client configuration handed to devices.
     pub(crate) clientcfg_key: Key,
+    /// Signs the hosted page's single-use links (`web`).
+    pub(crate) web_link_key: Key,
     pub(crate) limiter: ratelimit::RateLimiter,
     /// Requests that fail authentication, per client address.
     /// Requests without a valid signature, per client address (`ratelimit::client_key`).
@@ -64,6 +67,7 @@ impl AppState {
             http: callbacks::client(config.allow_private_callbacks),
             store,
             clientcfg_key: master.derive("clientcfg-mac"),
+            web_link_key: master.derive("web-link"),
             limiter: ratelimit::RateLimiter::new(config.rate_limit_per_second, config.rate_limit_burst),
             unauth_limiter: ratelimit::RateLimiter::bounded(
                 config.unauth_rate_per_second,
@@ -82,7 +86,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/", get(rpc::handle).post(rpc::handle))
         .route("/healthz", get(rpc::healthz))
         .route("/metrics", get(metrics::handle))
-        .route("/web/{transaction_id}", get(rpc::web_page))
+        .merge(web::routes())
         .merge(device::routes())
         .with_state(state)
 }
@@ -107,7 +111,7 @@ pub async fn serve(
     result
 }
 
-/// Purges expired nonces and frame digests and closes transactions whose time ran out, so their verdict exists even if the merchant
+/// Purges expired nonces, frame digests and capture fingerprints and closes transactions whose time ran out, so their verdict exists even if the merchant
 /// never asks (callbacks and retention depend on it).
 async fn housekeeping(state: Arc<AppState>) {
     let mut tick = tokio::time::interval(state.config.sweep_interval);
@@ -119,6 +123,9 @@ async fn housekeeping(state: Arc<AppState>) {
         }
         if let Err(e) = state.store.purge_expired_frame_digests(now).await {
             tracing::warn!(error = %e, "frame digest purge failed");
+        }
+        if let Err(e) = state.store.purge_expired_capture_fingerprints(now).await {
+            tracing::warn!(error = %e, "capture fingerprint purge failed");
         }
         if let Err(e) = finish::expire_overdue(&state, now).await {
             tracing::warn!(error = %e, "transaction expiry sweep failed");

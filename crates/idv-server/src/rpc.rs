@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{ConnectInfo, State};
 use axum::http::{Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
@@ -227,16 +227,4 @@ pub async fn healthz(State(state): State<Arc<AppState>>) -> Response {
             (StatusCode::SERVICE_UNAVAILABLE, "storage unavailable\n").into_response()
         }
     }
-}
-
-/// The TransactionUrl target. The hosted capture page is a later issue; until it exists this says so plainly
-/// instead of pretending to run a flow.
-pub async fn web_page(Path(transaction_id): Path<String>) -> Response {
-    let id: String = transaction_id.chars().filter(|c| c.is_ascii_alphanumeric()).take(32).collect();
-    (
-        StatusCode::NOT_IMPLEMENTED,
-        [("content-type", "text/plain; charset=utf-8")],
-        format!("idv: the hosted web capture page is not available in this version of the server (transaction {id}).\nUse the idv client SDK (deviceType android/ios) for this transaction.\n"),
-    )
-        .into_response()
 }

@@ -37,8 +37,8 @@ pub const ROUND_MAX_PIXELS: u64 = 64_000_000;
 /// 120 x 960 x 540 x 3 bytes (187 MiB).
 const LIVENESS_MAX_SIDE: u32 = 960;
 
-/// How long frame digests are remembered: a capture replayed within this time into another transaction is
-/// caught by its bytes (a re-encoded replay is left to the challenge: new colours and actions every round).
+/// How long frame digests and capture fingerprints are remembered: a capture replayed within this time into
+/// another transaction is caught by its bytes, or, re-encoded, by its fingerprint's motion.
 pub const FRAME_DIGEST_TTL_S: i64 = 30 * 24 * 3600;
 
 /// One round's capture, as the device sent it.
@@ -362,11 +362,16 @@ async fn face_step(state: &AppState, c: Capture<'_>, so_far: &Evidence) -> Resul
             for (bytes, t_ms) in images.iter().zip(frame_times) {
                 inputs.push(idv_liveness::FrameInput { image: liveness_frame(bytes, &limits)?, t_ms });
             }
-            e.liveness.verify(&spec, &inputs, reference_embedding.as_ref())
+            e.liveness.verify_fingerprinted(&spec, &inputs, reference_embedding.as_ref())
         })
         .await?;
     let verdict = match verdict {
-        Ok(v) => v,
+        // Checked whatever the engine decided: a replay that happens to fail the challenge is still an attack to
+        // report as such, and every capture is registered so that its own copies are caught later.
+        Ok((v, Some(f))) => {
+            idv_liveness::fingerprint::judge_replay(v, nearest_replayed(state, c.transaction_id, &f, c.now).await?)
+        }
+        Ok((v, None)) => v,
         Err(idv_liveness::LivenessError::Face(f)) if f.is_bad_input() => {
             return Ok(retake(RetakeReason::LivenessUnqualifiedPhoto, f.to_string()));
         }
@@ -379,7 +384,10 @@ async fn face_step(state: &AppState, c: Capture<'_>, so_far: &Evidence) -> Resul
     let (outcome, reasons) = if verdict.passed {
         (
             LivenessOutcome::Passed,
-            vec![format!("challenge {:?} performed in order by the same live face", challenge.actions)],
+            vec![format!(
+                "challenge {:?} performed by the same live face, each in its window after its cue at {:?} ms",
+                challenge.actions, challenge.cues_ms
+            )],
         )
     } else if verdict.attack {
         (LivenessOutcome::Attack, reasons)
@@ -390,6 +398,7 @@ async fn face_step(state: &AppState, c: Capture<'_>, so_far: &Evidence) -> Resul
     let scores = serde_json::to_value(&verdict.scores).map_err(ServerError::internal)?;
     let record = ChallengeRecord {
         actions: challenge.actions.clone(),
+        cues_ms: challenge.cues_ms.clone(),
         colours: challenge.colours.clone(),
         colour_ms: challenge.colour_ms,
         frame_interval_ms: challenge.frame_interval_ms,
@@ -436,9 +445,35 @@ async fn reused_frames(
     })))
 }
 
+/// Registers the capture's fingerprint, then returns the motion distance of the nearest capture of another
+/// transaction whose frames look alike (the store's band-indexed lookup), infinite when there is none: one that
+/// moves frame for frame as another did is a replay of it re-encoded past the frame digests. Registering first
+/// means two copies submitted at once still see each other. The other transaction is not named anywhere: it may
+/// belong to another merchant.
+async fn nearest_replayed(
+    state: &AppState,
+    tx: &str,
+    f: &idv_liveness::CaptureFingerprint,
+    now: i64,
+) -> Result<f32, ServerError> {
+    // A round carries at most as many frames as the store takes hashes; a longer one is fingerprinted on its
+    // first frames, which a replay shares all the same.
+    let mut f = f.clone();
+    f.frames.truncate(idv_store::MAX_CAPTURE_HASHES_PER_CALL);
+    let hashes = f.hashes();
+    state.store.register_capture_fingerprint(tx, &hashes, &f.to_bytes(), now, now + FRAME_DIGEST_TTL_S).await?;
+    let others =
+        state.store.similar_capture_fingerprints(tx, &hashes, idv_store::MAX_CAPTURE_HASH_DISTANCE, now).await?;
+    Ok(others
+        .iter()
+        .filter_map(|b| idv_liveness::CaptureFingerprint::from_bytes(b))
+        .map(|o| idv_liveness::fingerprint::distance(&f, &o))
+        .fold(f32::INFINITY, f32::min))
+}
+
 /// The engine's challenge from its wire form.
 pub fn challenge_spec(c: &Challenge) -> idv_liveness::Result<ChallengeSpec> {
-    ChallengeSpec::from_names(&c.actions, &c.colours, c.colour_ms, c.frame_interval_ms, c.action_window_ms)
+    ChallengeSpec::from_names(&c.actions, &c.cues_ms, &c.colours, c.colour_ms, c.frame_interval_ms, c.action_window_ms)
 }
 
 /// A challenge's wire form.
@@ -446,6 +481,7 @@ pub(crate) fn challenge_wire(spec: &ChallengeSpec) -> Challenge {
     let (actions, colours) = spec.names();
     Challenge {
         actions,
+        cues_ms: spec.cues_ms.clone(),
         colours,
         colour_ms: spec.colour_ms,
         frame_interval_ms: spec.frame_interval_ms,

@@ -7,13 +7,15 @@
 //!
 //! The checks tolerate a store that already holds data, including their own from an earlier run: they create
 //! their merchants, keys and transactions under fresh random ids, assert on what they created rather than on
-//! whole listings, and the two purge checks use time windows (nonces 10..=40, frame digests 100..=500) no other
-//! check writes to, clearing them first. Only two runs of the suite must not share a database at the same time.
+//! whole listings, and the purge checks use time windows (nonces 10..=40, frame digests and capture fingerprints
+//! 100..=500) no other check writes to, clearing them first. Only two runs of the suite must not share a database
+//! at the same time.
 
 use zeroize::Zeroizing;
 
 use crate::{
-    MAX_FRAME_DIGESTS_PER_CALL, Merchant, NewTransaction, RoundUpdate, Store, StoreError, Transaction, TxState,
+    Decision, Evidence, MAX_CAPTURE_HASH_DISTANCE, MAX_CAPTURE_HASHES_PER_CALL, MAX_FRAME_DIGESTS_PER_CALL,
+    MAX_SIMILAR_CAPTURES, Merchant, NewTransaction, RoundUpdate, Store, StoreError, Transaction, TxState,
 };
 
 /// An expiry no check reaches: the value stays live for the whole run.
@@ -35,6 +37,9 @@ pub async fn store_contract(store: &dyn Store) {
     an_expired_frame_digest_is_taken_over(store).await;
     frame_digests_per_call_are_limited(store).await;
     expired_frame_digests_are_purged(store).await;
+    near_capture_hashes_of_other_transactions_are_found(store).await;
+    capture_fingerprint_calls_are_limited(store).await;
+    expired_capture_fingerprints_are_purged(store).await;
     a_transaction_is_seen_only_by_its_merchant(store).await;
     overdue_transactions_are_listed_oldest_first(store).await;
     idle_transactions_are_listed_quietest_first(store).await;
@@ -50,6 +55,8 @@ pub async fn store_contract(store: &dyn Store) {
     a_blob_is_read_only_through_its_transaction(store).await;
     blob_of_kind_returns_the_newest(store).await;
     shredding_makes_sealed_data_unreadable_and_keeps_the_row(store).await;
+    deleting_images_or_text_keeps_the_rest_and_the_decision(store).await;
+    retention_picks_finished_transactions_by_their_merchants_retention(store).await;
     shredding_keeps_frame_digests(store).await;
     a_shredded_open_transaction_can_still_be_closed(store).await;
     ping_answers(store).await;
@@ -77,6 +84,7 @@ fn new_transaction(merchant_id: &str, created_at: i64, expires_at: i64) -> NewTr
         device_secret: Zeroizing::new(vec![7; 32]),
         created_at,
         expires_at,
+        retain_until: expires_at,
     }
 }
 
@@ -277,6 +285,66 @@ pub async fn expired_frame_digests_are_purged(store: &dyn Store) {
         "an unexpired digest survives a purge"
     );
     assert_eq!(store.purge_expired_frame_digests(500).await.unwrap(), 1);
+}
+
+fn hash() -> u64 {
+    u64::from_le_bytes(idv_crypto::random_bytes())
+}
+
+pub async fn near_capture_hashes_of_other_transactions_are_found(store: &dyn Store) {
+    let (a, b, c) = (random_id(), random_id(), random_id());
+    let (h1, h2) = (hash(), hash());
+    store.register_capture_fingerprint(&a, &[h1, h2], b"print a", 4_000, 4_100).await.unwrap();
+    store.register_capture_fingerprint(&a, &[h1, h2], b"print a", 4_001, 4_100).await.unwrap();
+    // Three bits flipped, one in each of three bands: still found; the same hash from its own transaction is not.
+    let near = h1 ^ 1 ^ (1 << 20) ^ (1 << 40);
+    assert_eq!(
+        store.similar_capture_fingerprints(&b, &[near], MAX_CAPTURE_HASH_DISTANCE, 4_002).await.unwrap(),
+        vec![b"print a".to_vec()]
+    );
+    assert!(store.similar_capture_fingerprints(&a, &[near], 3, 4_002).await.unwrap().is_empty(), "its own");
+    assert!(store.similar_capture_fingerprints(&b, &[near], 2, 4_002).await.unwrap().is_empty(), "over the distance");
+    assert!(store.similar_capture_fingerprints(&b, &[!h1, !h2], 3, 4_002).await.unwrap().is_empty());
+    assert!(store.similar_capture_fingerprints(&b, &[h1], 3, 4_100).await.unwrap().is_empty(), "expired");
+    // The capture matching more of the hashes comes first.
+    store.register_capture_fingerprint(&c, &[h1], b"print c", 4_003, FAR).await.unwrap();
+    store.register_capture_fingerprint(&c, &[h1, h2], b"print c2", 4_004, FAR).await.unwrap();
+    let found = store.similar_capture_fingerprints(&b, &[h1, h2], 0, 4_005).await.unwrap();
+    assert_eq!(found.len(), 3, "both of c's captures and a's: {found:?}");
+    assert!(found[..2].contains(&b"print c2".to_vec()) && found.contains(&b"print a".to_vec()), "{found:?}");
+    assert!(store.similar_capture_fingerprints(&b, &[], 3, 4_005).await.unwrap().is_empty());
+}
+
+pub async fn capture_fingerprint_calls_are_limited(store: &dyn Store) {
+    let (a, b) = (random_id(), random_id());
+    let too_many: Vec<u64> = (0..=MAX_CAPTURE_HASHES_PER_CALL).map(|_| hash()).collect();
+    let refused = store.register_capture_fingerprint(&a, &too_many, b"p", 4_200, FAR).await;
+    assert!(matches!(refused, Err(StoreError::InvalidInput(_))), "{refused:?}");
+    let refused = store.similar_capture_fingerprints(&b, &too_many, 3, 4_201).await;
+    assert!(matches!(refused, Err(StoreError::InvalidInput(_))), "{refused:?}");
+    let refused = store.similar_capture_fingerprints(&b, &too_many[..1], MAX_CAPTURE_HASH_DISTANCE + 1, 4_201).await;
+    assert!(matches!(refused, Err(StoreError::InvalidInput(_))), "{refused:?}");
+    assert!(store.similar_capture_fingerprints(&b, &too_many[..1], 3, 4_201).await.unwrap().is_empty(), "none kept");
+    // However many captures share a hash, one call returns a bounded number of them.
+    let shared = hash();
+    for k in 0..=MAX_SIMILAR_CAPTURES {
+        store.register_capture_fingerprint(&random_id(), &[shared], &[k as u8], 4_202, FAR).await.unwrap();
+    }
+    let found = store.similar_capture_fingerprints(&b, &[shared], 0, 4_203).await.unwrap();
+    assert_eq!(found.len(), MAX_SIMILAR_CAPTURES);
+}
+
+pub async fn expired_capture_fingerprints_are_purged(store: &dyn Store) {
+    store.purge_expired_capture_fingerprints(500).await.unwrap();
+    let (a, b) = (random_id(), random_id());
+    let (h1, h2) = (hash(), hash());
+    store.register_capture_fingerprint(&a, &[h1], b"one", 100, 200).await.unwrap();
+    store.register_capture_fingerprint(&a, &[h2], b"two", 100, 500).await.unwrap();
+    assert_eq!(store.purge_expired_capture_fingerprints(199).await.unwrap(), 0);
+    assert_eq!(store.purge_expired_capture_fingerprints(200).await.unwrap(), 1);
+    assert_eq!(store.similar_capture_fingerprints(&b, &[h2], 0, 300).await.unwrap(), vec![b"two".to_vec()]);
+    assert!(store.similar_capture_fingerprints(&b, &[h1], 0, 100).await.unwrap().is_empty(), "purged, hashes too");
+    assert_eq!(store.purge_expired_capture_fingerprints(500).await.unwrap(), 1);
 }
 
 pub async fn a_transaction_is_seen_only_by_its_merchant(store: &dyn Store) {
@@ -615,7 +683,7 @@ pub async fn shredding_makes_sealed_data_unreadable_and_keeps_the_row(store: &dy
     let (m, t) = in_progress(store, 18_000, FAR).await;
     let blob = store.put_blob(&t, "face", b"face", 18_001).await.unwrap();
     assert!(store.save_round(&t, 1, finishing(1, b"flow1", TxState::Completed, b"passed", 18_002)).await.unwrap());
-    store.shred_transaction(&t, 18_003).await.unwrap();
+    assert!(store.delete_evidence(&t, Evidence::All, None, 18_003).await.unwrap());
 
     let tx = store.get_transaction(&m, &t).await.unwrap().expect("the row stays, for accounting");
     assert_eq!(
@@ -628,18 +696,81 @@ pub async fn shredding_makes_sealed_data_unreadable_and_keeps_the_row(store: &dy
     assert!(store.put_blob(&t, "face", b"face", 18_004).await.is_err(), "nothing new is sealed for it");
 }
 
+pub async fn deleting_images_or_text_keeps_the_rest_and_the_decision(store: &dyn Store) {
+    let (m, t) = in_progress(store, 18_200, FAR).await;
+    let blob = store.put_blob(&t, "face", b"face", 18_201).await.unwrap();
+    assert!(store.save_round(&t, 1, finishing(1, b"flow1", TxState::Completed, b"passed", 18_202)).await.unwrap());
+    let decision = Decision { passed: true, sub_code: "200".into() };
+
+    assert!(store.delete_evidence(&t, Evidence::Images, Some(&decision), 18_203).await.unwrap());
+    let tx = store.get_transaction(&m, &t).await.unwrap().unwrap();
+    assert_eq!(verdict(&tx), Some(&b"passed"[..]), "deleting the images keeps the text");
+    assert!(store.get_blob(&t, &blob).await.is_err() && store.blob_of_kind(&t, "face").await.unwrap().is_none());
+    assert_eq!((tx.deleted, tx.decision.clone()), (Some((Evidence::Images, 18_203)), Some(decision.clone())));
+    assert!(store.delete_evidence(&t, Evidence::Images, None, 18_204).await.unwrap(), "again: harmless");
+
+    let (m2, t2) = in_progress(store, 18_210, FAR).await;
+    let blob2 = store.put_blob(&t2, "face", b"face2", 18_211).await.unwrap();
+    assert!(store.save_round(&t2, 1, finishing(1, b"flow1", TxState::Failed, b"failed", 18_212)).await.unwrap());
+    let failed = Decision { passed: false, sub_code: "205".into() };
+    assert!(store.delete_evidence(&t2, Evidence::Text, Some(&failed), 18_213).await.unwrap());
+    let tx2 = store.get_transaction(&m2, &t2).await.unwrap().unwrap();
+    assert!(tx2.verdict.is_none() && tx2.options.is_none() && tx2.device_secret.is_none(), "the text is gone");
+    assert!(store.get_device_session(&t2).await.unwrap().is_none(), "with the flow state");
+    assert_eq!(store.get_blob(&t2, &blob2).await.unwrap(), b"face2", "the images stay");
+    assert_eq!(tx2.decision, Some(failed.clone()));
+    // Images after text: everything, and the key goes too; the first decision stays.
+    let other = Decision { passed: true, sub_code: "200".into() };
+    assert!(store.delete_evidence(&t2, Evidence::Images, Some(&other), 18_214).await.unwrap());
+    let tx2 = store.get_transaction(&m2, &t2).await.unwrap().unwrap();
+    assert_eq!((tx2.deleted, tx2.decision), (Some((Evidence::All, 18_214)), Some(failed)));
+    assert!(store.put_blob(&t2, "face", b"x", 18_215).await.is_err(), "the data key is gone");
+    assert_eq!(tx2.state, TxState::Failed, "the state stays, for accounting");
+
+    // A deletion after the next query is recorded until a deletion happens.
+    assert!(store.set_delete_after_query(&t, Some(Evidence::All)).await.unwrap());
+    assert_eq!(stored(store, &t).await.delete_after_query, Some(Evidence::All));
+    assert!(store.delete_evidence(&t, Evidence::All, None, 18_220).await.unwrap());
+    assert_eq!(stored(store, &t).await.delete_after_query, None);
+    assert!(!store.delete_evidence(&random_id(), Evidence::All, None, 18_221).await.unwrap(), "no such transaction");
+    assert!(!store.set_delete_after_query(&random_id(), None).await.unwrap());
+}
+
+pub async fn retention_picks_finished_transactions_by_their_merchants_retention(store: &dyn Store) {
+    // Default retention 100 s; merchant A keeps 10 s, merchant B the default.
+    let (a, ta) = in_progress(store, 18_300, FAR).await;
+    assert!(store.set_merchant_retention(&a, Some(10)).await.unwrap());
+    assert_eq!(store.get_merchant(&a).await.unwrap().unwrap().retention_s, Some(10));
+    assert!(store.save_round(&ta, 1, finishing(1, b"f", TxState::Completed, b"v", 18_301)).await.unwrap());
+    let (_, tb) = in_progress(store, 18_300, FAR).await;
+    assert!(store.save_round(&tb, 1, finishing(1, b"f", TxState::Completed, b"v", 18_301)).await.unwrap());
+    let (_, open) = in_progress(store, 18_300, FAR).await;
+    let due = |now| async move { store.due_for_deletion(100, now, LISTING).await.unwrap() };
+    assert!(!due(18_310).await.contains(&ta), "due at finish + retention, not before");
+    assert!(due(18_311).await.contains(&ta));
+    assert!(!due(18_311).await.contains(&tb), "B keeps the default");
+    assert!(due(18_401).await.contains(&tb));
+    assert!(!due(i64::MAX / 2).await.contains(&open), "an open transaction is never due");
+    assert!(store.delete_evidence(&ta, Evidence::All, None, 18_402).await.unwrap());
+    assert!(!due(18_402).await.contains(&ta), "done with once all is deleted");
+    assert!(store.set_merchant_retention(&a, None).await.unwrap());
+    assert_eq!(store.get_merchant(&a).await.unwrap().unwrap().retention_s, None);
+    assert!(store.set_merchant_retention(&a, Some(0)).await.is_err());
+    assert!(!store.set_merchant_retention("mch_none", Some(5)).await.unwrap());
+}
+
 pub async fn shredding_keeps_frame_digests(store: &dyn Store) {
     let (_, t) = in_progress(store, 18_100, FAR).await;
     let d = digest();
     assert_eq!(store.register_frame_digests(&t, &[d], 18_101, FAR).await.unwrap(), None);
-    store.shred_transaction(&t, 18_102).await.unwrap();
+    store.delete_evidence(&t, Evidence::All, None, 18_102).await.unwrap();
     let replay = store.register_frame_digests(&random_id(), &[d], 18_103, FAR).await.unwrap();
     assert_eq!(replay, Some(t), "a shredded transaction's frames are still refused elsewhere");
 }
 
 pub async fn a_shredded_open_transaction_can_still_be_closed(store: &dyn Store) {
     let (_, t) = transaction(store, 19_000, 19_100).await;
-    store.shred_transaction(&t, 19_001).await.unwrap();
+    store.delete_evidence(&t, Evidence::All, None, 19_001).await.unwrap();
     assert!(store.overdue_transactions(19_100, LISTING).await.unwrap().contains(&t));
     assert!(store.expire(&t, b"timed out", 19_100).await.unwrap());
     let tx = stored(store, &t).await;

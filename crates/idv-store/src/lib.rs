@@ -8,18 +8,20 @@
 //! DIR/master.key     master key, 64 hex chars, mode 0600 (created on first start unless IDV_MASTER_KEY is set)
 //! DIR/idv.sqlite3    SQLite database in WAL mode (+ -wal, -shm)
 //! DIR/blobs/xx/ID    sealed blobs (images), sharded by the first two characters of the transaction id
+//! DIR/keys/S-L.key   key epochs: the keys that wrap the transactions' data keys, destroyed when spent (`keyring`)
 //! ```
 
 mod blobs;
 #[cfg(feature = "contract")]
 pub mod contract;
 mod datadir;
+pub mod keyring;
 mod model;
 mod sqlite;
 
 pub use datadir::{MasterKeySource, load_master_key, read_key_file as read_master_key_file};
 pub use model::*;
-pub use sqlite::SqliteStore;
+pub use sqlite::{DEFAULT_KEY_EPOCH_S, SqliteStore};
 
 use async_trait::async_trait;
 use zeroize::Zeroizing;
@@ -48,6 +50,20 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 /// The most frame digests one [`Store::register_frame_digests`] call may carry: bounds the write transaction
 /// (and the statement's parameter count) whatever the caller sends.
 pub const MAX_FRAME_DIGESTS_PER_CALL: usize = 256;
+
+/// The most frame hashes one capture-fingerprint call may carry (a round's frames, as for digests).
+pub const MAX_CAPTURE_HASHES_PER_CALL: usize = 256;
+/// The largest capture fingerprint the store keeps, bytes: a round's frames at 40 bytes each, with room.
+pub const MAX_CAPTURE_FINGERPRINT_BYTES: usize = 64 * 1024;
+/// The largest Hamming distance [`Store::similar_capture_fingerprints`] can search for: the hashes are indexed by
+/// four 16-bit bands, and only a distance of at most 3 is sure to leave one band unchanged.
+pub const MAX_CAPTURE_HASH_DISTANCE: u32 = 3;
+/// The most fingerprints one [`Store::similar_capture_fingerprints`] call returns: the caller compares each in
+/// full, so this bounds its work however many sessions a face has had.
+pub const MAX_SIMILAR_CAPTURES: usize = 16;
+/// The most indexed hashes one [`Store::similar_capture_fingerprints`] call reads as candidates, newest first:
+/// bounds the lookup whatever is registered.
+pub const MAX_CAPTURE_CANDIDATE_ROWS: usize = 8192;
 
 /// Everything the server persists. Implementations must be safe to share between requests and, for the
 /// multi-instance backends, between processes: replay protection and state transitions are decided by the
@@ -101,6 +117,38 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes frame digests expired at `now`; returns how many. Like nonces, they only need to live as long as a
     /// replay could still be accepted.
     async fn purge_expired_frame_digests(&self, now: i64) -> Result<u64>;
+
+    /// Registers the fingerprint of a liveness capture of `transaction_id` (opaque bytes to the store) with its
+    /// frames' 64-bit perceptual hashes until `expires_at`, so that [`Store::similar_capture_fingerprints`] finds
+    /// it when a near copy of the capture arrives in another transaction (a replay re-encoded past the frame
+    /// digests). Registering the same fingerprint again for the same transaction changes nothing but extends
+    /// its expiry; one transaction may register several captures (retakes). More than
+    /// [`MAX_CAPTURE_HASHES_PER_CALL`] hashes or [`MAX_CAPTURE_FINGERPRINT_BYTES`] bytes is refused with
+    /// [`StoreError::InvalidInput`].
+    async fn register_capture_fingerprint(
+        &self,
+        transaction_id: &str,
+        hashes: &[u64],
+        fingerprint: &[u8],
+        now: i64,
+        expires_at: i64,
+    ) -> Result<()>;
+    /// The fingerprints of *other* transactions' captures, unexpired at `now`, with at least one frame hash
+    /// within Hamming distance `max_distance` of one of `hashes`; ranked by how many of `hashes` have such a
+    /// near hash in the capture (most first, then by the sum of the nearest distances, then newest), at most
+    /// [`MAX_SIMILAR_CAPTURES`], from at most [`MAX_CAPTURE_CANDIDATE_ROWS`] indexed hashes. Only the
+    /// fingerprints are returned, never whose they are: the other transaction may belong to another merchant.
+    /// `max_distance` over [`MAX_CAPTURE_HASH_DISTANCE`] or more than [`MAX_CAPTURE_HASHES_PER_CALL`] hashes is
+    /// refused with [`StoreError::InvalidInput`].
+    async fn similar_capture_fingerprints(
+        &self,
+        transaction_id: &str,
+        hashes: &[u64],
+        max_distance: u32,
+        now: i64,
+    ) -> Result<Vec<Vec<u8>>>;
+    /// Deletes capture fingerprints and their hashes expired at `now`; returns how many fingerprints.
+    async fn purge_expired_capture_fingerprints(&self, now: i64) -> Result<u64>;
 
     /// Stores a new transaction in [`TxState::Initialized`], last updated at its `created_at`.
     async fn create_transaction(&self, tx: NewTransaction) -> Result<()>;
@@ -173,11 +221,27 @@ pub trait Store: Send + Sync + 'static {
     /// The most recent blob of `kind` stored for a transaction (of several stored at the same `now`, the last).
     async fn blob_of_kind(&self, transaction_id: &str, kind: &str) -> Result<Option<String>>;
 
-    /// Crypto-shreds a transaction: its data key and blobs are destroyed, so options, verdict and images can no
-    /// longer be opened anywhere, backups included. The row stays, in its state, for accounting. Its frame
-    /// digests stay too, until they expire: they hold no personal data and keep protecting other sessions from a
-    /// replay of its frames.
-    async fn shred_transaction(&self, id: &str, now: i64) -> Result<()>;
+    /// Sets how long a merchant's finished transactions keep their evidence (`None`: the server's default). False
+    /// if there is no such merchant; under 1 s is refused with [`StoreError::InvalidInput`].
+    async fn set_merchant_retention(&self, id: &str, retention_s: Option<i64>) -> Result<bool>;
+    /// Ids of finished transactions whose evidence is not all deleted and whose retention (their merchant's, or
+    /// `default_retention_s`) has run out at `now`, counted from when they finished; oldest first, at most `limit`.
+    async fn due_for_deletion(&self, default_retention_s: i64, now: i64, limit: i64) -> Result<Vec<String>>;
+    /// Deletes `what` of a transaction's evidence and records it (what, `now`), keeping `decision` in the clear
+    /// (the first one given is kept). [`Evidence::All`] crypto-shreds: the data key is destroyed, so nothing sealed
+    /// can be opened again, in this database or, once its key epoch is destroyed too
+    /// ([`Store::destroy_spent_key_epochs`]), in any copy of it; the blobs are deleted and the sealed text
+    /// dropped. The row stays, with its state, timestamps and decision, for accounting. Deleting again is
+    /// harmless (idempotent); two partial deletions add up to all. Any pending [`Store::set_delete_after_query`]
+    /// is cleared. Frame digests and capture fingerprints stay until they expire: they hold no personal data and
+    /// keep protecting other sessions from a replay. False if there is no such transaction.
+    async fn delete_evidence(&self, id: &str, what: Evidence, decision: Option<&Decision>, now: i64) -> Result<bool>;
+    /// Records a deletion to perform after the transaction's next CheckResult (`None` clears it). False if there is
+    /// no such transaction.
+    async fn set_delete_after_query(&self, id: &str, what: Option<Evidence>) -> Result<bool>;
+    /// Destroys the keys of the key epochs that ended at or before `now` and wrap no live data key any more;
+    /// returns their names. After this no copy of the database can open the data keys those epochs wrapped.
+    async fn destroy_spent_key_epochs(&self, now: i64) -> Result<Vec<String>>;
 
     /// Cheap liveness check of the backing database, for /healthz.
     async fn ping(&self) -> Result<()>;

@@ -6,6 +6,8 @@ pub struct Merchant {
     pub name: String,
     pub enabled: bool,
     pub created_at: i64,
+    /// How long a finished transaction's evidence is kept, seconds; `None`: the server's default.
+    pub retention_s: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,6 +80,49 @@ pub struct NewTransaction {
     pub device_secret: Zeroizing<Vec<u8>>,
     pub created_at: i64,
     pub expires_at: i64,
+    /// When its evidence is expected to be deleted at the latest (expiry plus the retention in force): picks the
+    /// key epoch whose key wraps the data key, so that key can be destroyed soon after.
+    pub retain_until: i64,
+}
+
+/// What a deletion removes of a transaction's evidence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Evidence {
+    /// The images (blobs); the text stays.
+    Images,
+    /// Everything sealed but the images: options, verdict, flow state, rounds, device credential.
+    Text,
+    /// Everything: the data key is destroyed, the images deleted, the sealed text dropped.
+    All,
+}
+
+impl Evidence {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Evidence::Images => "images",
+            Evidence::Text => "text",
+            Evidence::All => "all",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Evidence> {
+        Some(match s {
+            "images" => Evidence::Images,
+            "text" => Evidence::Text,
+            "all" => Evidence::All,
+            _ => return None,
+        })
+    }
+    /// Both deletions together: images and text make all.
+    pub fn union(self, other: Evidence) -> Evidence {
+        if self == other { self } else { Evidence::All }
+    }
+}
+
+/// The minimal decision record kept in the clear when a transaction's evidence is deleted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub passed: bool,
+    pub sub_code: String,
 }
 
 pub struct Transaction {
@@ -94,6 +139,12 @@ pub struct Transaction {
     pub updated_at: i64,
     pub expires_at: i64,
     pub finished_at: Option<i64>,
+    /// What of its evidence was deleted (by retention or on request), and when.
+    pub deleted: Option<(Evidence, i64)>,
+    /// The decision kept in the clear once evidence was deleted.
+    pub decision: Option<Decision>,
+    /// A deletion to perform after the next CheckResult (DeleteAfterQuery).
+    pub delete_after_query: Option<Evidence>,
 }
 
 impl std::fmt::Debug for Transaction {

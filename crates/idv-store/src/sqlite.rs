@@ -13,9 +13,11 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use zeroize::Zeroizing;
 
 use crate::blobs::BlobDir;
+use crate::keyring::{self, KeyEpochs};
 use crate::{
-    AccessKey, AuthKey, DeviceSession, MAX_FRAME_DIGESTS_PER_CALL, Merchant, NewTransaction, Result, RoundUpdate,
-    Store, StoreError, Transaction, TxState,
+    AccessKey, AuthKey, Decision, DeviceSession, Evidence, MAX_CAPTURE_CANDIDATE_ROWS, MAX_CAPTURE_FINGERPRINT_BYTES,
+    MAX_CAPTURE_HASH_DISTANCE, MAX_CAPTURE_HASHES_PER_CALL, MAX_FRAME_DIGESTS_PER_CALL, MAX_SIMILAR_CAPTURES, Merchant,
+    NewTransaction, Result, RoundUpdate, Store, StoreError, Transaction, TxState,
 };
 
 const MIGRATIONS: &[(i64, &str)] = &[
@@ -23,6 +25,8 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../migrations/0002_device.sql")),
     (3, include_str!("../migrations/0003_frame_digests.sql")),
     (4, include_str!("../migrations/0004_round_claim.sql")),
+    (5, include_str!("../migrations/0005_capture_fingerprints.sql")),
+    (6, include_str!("../migrations/0006_retention.sql")),
 ];
 
 pub struct SqliteStore {
@@ -33,8 +37,14 @@ pub struct SqliteStore {
     reader: SqlitePool,
     blobs: BlobDir,
     kek_secret: Key,
+    /// Wraps the data keys of transactions created before key epochs.
     kek_dek: Key,
+    epochs: KeyEpochs,
 }
+
+/// Key epochs last a day unless the server asks otherwise: a deletion holds in old copies of the database at
+/// most a day after the last transaction of its epoch was due.
+pub const DEFAULT_KEY_EPOCH_S: i64 = 86_400;
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -53,6 +63,21 @@ async fn connect_writer(opts: SqliteConnectOptions) -> Result<SqlitePool> {
     }
 }
 
+/// The four index keys of a 64-bit hash: band index in the high bits, the band's 16 bits in the low ones.
+fn band_keys(h: u64) -> [i64; 4] {
+    std::array::from_fn(|b| ((b as i64) << 16) | ((h >> (16 * b)) & 0xffff) as i64)
+}
+
+fn check_capture_hashes(hashes: &[u64]) -> Result<()> {
+    if hashes.len() > MAX_CAPTURE_HASHES_PER_CALL {
+        return Err(StoreError::InvalidInput(format!(
+            "{} capture hashes in one call, at most {MAX_CAPTURE_HASHES_PER_CALL}",
+            hashes.len()
+        )));
+    }
+    Ok(())
+}
+
 fn is_busy(e: &dyn sqlx::error::DatabaseError) -> bool {
     // Extended result codes keep the primary code in the low byte: SQLITE_BUSY (5) and SQLITE_LOCKED (6).
     let code = e.code().and_then(|c| c.parse::<i32>().ok()).unwrap_or(0);
@@ -65,6 +90,7 @@ fn merchant_from(row: &sqlx::sqlite::SqliteRow) -> Result<Merchant> {
         name: row.try_get("name")?,
         enabled: row.try_get::<String, _>("status")? == "enabled",
         created_at: row.try_get("created_at")?,
+        retention_s: row.try_get("retention_s")?,
     })
 }
 
@@ -81,12 +107,19 @@ impl SqliteStore {
     /// Opens (creating on first use) the database and blob directory under `dir`, applies pending migrations
     /// (recorded as applied at `now`) and checks that `master` is the key this directory was created with.
     pub async fn open(dir: &Path, master: &Key, now: i64) -> Result<SqliteStore> {
+        Self::open_with_key_epochs(dir, master, now, DEFAULT_KEY_EPOCH_S).await
+    }
+
+    /// [`SqliteStore::open`] with new data keys wrapped by key epochs of `key_epoch_s` seconds (see `keyring`).
+    pub async fn open_with_key_epochs(dir: &Path, master: &Key, now: i64, key_epoch_s: i64) -> Result<SqliteStore> {
         std::fs::create_dir_all(dir).map_err(|source| StoreError::Io { path: dir.display().to_string(), source })?;
         let db = dir.join("idv.sqlite3");
         let opts = SqliteConnectOptions::from_str(&format!("sqlite://{}", db.display()))?
             .create_if_missing(true)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
+            // Deleted rows are overwritten with zeros in the file, not just unlinked from its b-tree.
+            .pragma("secure_delete", "ON")
             .busy_timeout(BUSY_TIMEOUT);
         let writer = connect_writer(opts.clone().journal_mode(SqliteJournalMode::Wal)).await?;
         // WAL is a property of the file once the writer has set it; readers leave the journal mode alone.
@@ -97,6 +130,7 @@ impl SqliteStore {
             blobs: BlobDir::open(dir.join("blobs"))?,
             kek_secret: master.derive("accesskey-secret"),
             kek_dek: master.derive("dek-wrap"),
+            epochs: KeyEpochs::open(dir.join("keys"), master, key_epoch_s)?,
         };
         store.migrate(now).await?;
         store.check_master_key(master).await?;
@@ -164,11 +198,16 @@ impl SqliteStore {
         let state = TxState::parse(&state).ok_or_else(|| StoreError::Corrupt(format!("unknown state {state}")))?;
         let wrapped: Option<Vec<u8>> = row.try_get("dek_wrapped")?;
         let merchant_id: String = row.try_get("merchant_id")?;
-        let dek = wrapped.map(|w| self.unwrap_dek(id, &merchant_id, &w)).transpose()?;
+        let epoch: Option<String> = row.try_get("key_epoch")?;
+        let dek = match wrapped {
+            Some(w) => self.unwrap_dek(id, &merchant_id, &w, epoch.as_deref())?,
+            None => None,
+        };
         let open = |col: &str, field: &str| -> Result<Option<Zeroizing<Vec<u8>>>> {
             let sealed: Option<Vec<u8>> = row.try_get(col)?;
             match (&dek, sealed) {
-                (Some(k), Some(s)) => Ok(Some(k.open(&s, &ctx(field, id))?)),
+                // Deleted text is an empty value (the columns are NOT NULL).
+                (Some(k), Some(s)) if !s.is_empty() => Ok(Some(k.open(&s, &ctx(field, id))?)),
                 _ => Ok(None),
             }
         };
@@ -185,46 +224,77 @@ impl SqliteStore {
             updated_at: row.try_get("updated_at")?,
             expires_at: row.try_get("expires_at")?,
             finished_at: row.try_get("finished_at")?,
+            deleted: match (row.try_get::<Option<String>, _>("deleted")?, row.try_get::<Option<i64>, _>("deleted_at")?)
+            {
+                (Some(d), Some(at)) => Some((evidence(&d)?, at)),
+                _ => None,
+            },
+            decision: match (
+                row.try_get::<Option<i64>, _>("decision_passed")?,
+                row.try_get::<Option<String>, _>("decision_sub_code")?,
+            ) {
+                (Some(p), Some(sub_code)) => Some(Decision { passed: p != 0, sub_code }),
+                _ => None,
+            },
+            delete_after_query: row
+                .try_get::<Option<String>, _>("delete_after_query")?
+                .as_deref()
+                .map(evidence)
+                .transpose()?,
         })
     }
 
     /// Opens a transaction's data key. It only opens for the transaction id *and* merchant id it was wrapped for
     /// (see [`dek_context`]), so a row whose `merchant_id` was changed in the file fails here, with
     /// [`StoreError::Crypto`], before any of its sealed values could be read.
-    fn unwrap_dek(&self, id: &str, merchant_id: &str, wrapped: &[u8]) -> Result<Key> {
-        let raw = self.kek_dek.open(wrapped, &dek_context(id, merchant_id))?;
-        Ok(Key::from_bytes(&raw)?)
+    ///
+    /// `None` when the key epoch that wrapped it has been destroyed: the row is from a copy of the database older
+    /// than the deletion, and nothing of it can be opened any more.
+    fn unwrap_dek(&self, id: &str, merchant_id: &str, wrapped: &[u8], epoch: Option<&str>) -> Result<Option<Key>> {
+        let raw = match epoch {
+            None => self.kek_dek.open(wrapped, &dek_context(id, merchant_id))?,
+            Some(e) => match self.epochs.key(e)? {
+                Some(k) => k.open(wrapped, &dek_context(id, merchant_id))?,
+                None => return Ok(None),
+            },
+        };
+        Ok(Some(Key::from_bytes(&raw)?))
     }
 
-    /// The wrapped data key of a transaction with the merchant it belongs to: `None` for an unknown transaction,
-    /// `Some((None, _))` for a shredded one.
-    async fn wrapped_dek(&self, transaction_id: &str) -> Result<Option<(Option<Vec<u8>>, String)>> {
-        let row = sqlx::query("SELECT dek_wrapped, merchant_id FROM transactions WHERE id = ?")
+    /// A transaction's data key and merchant: `None` for an unknown transaction, `Some((None, _))` for one whose
+    /// key was destroyed (all its evidence deleted).
+    async fn dek_of(&self, transaction_id: &str) -> Result<Option<(Option<Key>, String)>> {
+        let row = sqlx::query("SELECT dek_wrapped, merchant_id, key_epoch FROM transactions WHERE id = ?")
             .bind(transaction_id)
             .fetch_optional(&self.reader)
             .await?;
-        row.map(|r| Ok((r.try_get("dek_wrapped")?, r.try_get("merchant_id")?))).transpose()
+        let Some(r) = row else { return Ok(None) };
+        let (wrapped, merchant_id, epoch): (Option<Vec<u8>>, String, Option<String>) =
+            (r.try_get("dek_wrapped")?, r.try_get("merchant_id")?, r.try_get("key_epoch")?);
+        let dek = match wrapped {
+            Some(w) => self.unwrap_dek(transaction_id, &merchant_id, &w, epoch.as_deref())?,
+            None => None,
+        };
+        Ok(Some((dek, merchant_id)))
     }
 
     async fn dek_for(&self, transaction_id: &str) -> Result<Key> {
-        match self.wrapped_dek(transaction_id).await? {
+        match self.dek_of(transaction_id).await? {
             None => Err(StoreError::NotFound(format!("transaction {transaction_id}"))),
             Some((None, _)) => Err(StoreError::NotFound(format!("transaction {transaction_id} has been shredded"))),
-            Some((Some(w), merchant_id)) => self.unwrap_dek(transaction_id, &merchant_id, &w),
+            Some((Some(k), _)) => Ok(k),
         }
     }
 
     /// Moves an open transaction to the final state `to`. The state check is in the UPDATE itself, so whichever
     /// finisher's statement runs first wins and the others change nothing.
     async fn close(&self, id: &str, to: TxState, verdict: &[u8], now: i64) -> Result<bool> {
-        let sealed = match self.wrapped_dek(id).await? {
+        let sealed = match self.dek_of(id).await? {
             None => return Ok(false),
             // Shredded: no verdict could be opened again, but the state must still close, or the expiry sweep
             // would pick the transaction up on every pass.
             Some((None, _)) => None,
-            Some((Some(w), merchant_id)) => {
-                Some(self.unwrap_dek(id, &merchant_id, &w)?.seal(verdict, &ctx("verdict", id)))
-            }
+            Some((Some(k), _)) => Some(k.seal(verdict, &ctx("verdict", id))),
         };
         let r = sqlx::query(
             "UPDATE transactions SET state = ?, verdict_sealed = ?, updated_at = ?, finished_at = ? \
@@ -239,6 +309,10 @@ impl SqliteStore {
         .await?;
         Ok(r.rows_affected() == 1)
     }
+}
+
+fn evidence(s: &str) -> Result<Evidence> {
+    Evidence::parse(s).ok_or_else(|| StoreError::Corrupt(format!("unknown deletion {s:.20}")))
 }
 
 fn ctx(field: &str, id: &str) -> Vec<u8> {
@@ -262,6 +336,7 @@ impl Store for SqliteStore {
             name: name.to_owned(),
             enabled: true,
             created_at: now,
+            retention_s: None,
         };
         sqlx::query("INSERT INTO merchants (id, name, status, created_at) VALUES (?, ?, 'enabled', ?)")
             .bind(&m.id)
@@ -325,7 +400,7 @@ impl Store for SqliteStore {
 
     async fn access_key_for_auth(&self, id: &str) -> Result<Option<AuthKey>> {
         let row = sqlx::query(
-            "SELECT k.id, k.merchant_id, k.status, k.created_at, k.secret_sealed, m.name AS m_name, m.status AS m_status, m.created_at AS m_created_at \
+            "SELECT k.id, k.merchant_id, k.status, k.created_at, k.secret_sealed, m.name AS m_name, m.status AS m_status, m.created_at AS m_created_at, m.retention_s AS m_retention_s \
              FROM access_keys k JOIN merchants m ON m.id = k.merchant_id WHERE k.id = ?",
         )
         .bind(id)
@@ -344,6 +419,7 @@ impl Store for SqliteStore {
             name: row.try_get("m_name")?,
             enabled: row.try_get::<String, _>("m_status")? == "enabled",
             created_at: row.try_get("m_created_at")?,
+            retention_s: row.try_get("m_retention_s")?,
         };
         Ok(Some(AuthKey { key, merchant, secret }))
     }
@@ -427,17 +503,139 @@ impl Store for SqliteStore {
         Ok(r.rows_affected())
     }
 
+    async fn register_capture_fingerprint(
+        &self,
+        transaction_id: &str,
+        hashes: &[u64],
+        fingerprint: &[u8],
+        now: i64,
+        expires_at: i64,
+    ) -> Result<()> {
+        check_capture_hashes(hashes)?;
+        if fingerprint.len() > MAX_CAPTURE_FINGERPRINT_BYTES {
+            return Err(StoreError::InvalidInput(format!(
+                "a capture fingerprint of {} bytes, at most {MAX_CAPTURE_FINGERPRINT_BYTES}",
+                fingerprint.len()
+            )));
+        }
+        let digest = sha2::Sha256::digest(fingerprint).to_vec();
+        let mut tx = self.writer.begin().await?;
+        sqlx::query(
+            "INSERT INTO capture_fingerprints (transaction_id, digest, fingerprint, seen_at, expires_at)              VALUES (?, ?, ?, ?, ?) ON CONFLICT (transaction_id, digest) DO UPDATE SET              expires_at = max(capture_fingerprints.expires_at, excluded.expires_at)",
+        )
+        .bind(transaction_id)
+        .bind(&digest)
+        .bind(fingerprint)
+        .bind(now)
+        .bind(expires_at)
+        .execute(&mut *tx)
+        .await?;
+        for &h in hashes {
+            for key in band_keys(h) {
+                sqlx::query(
+                    "INSERT INTO capture_hash_bands (band_key, transaction_id, hash, expires_at) VALUES (?, ?, ?, ?)                      ON CONFLICT (band_key, transaction_id, hash) DO UPDATE SET                      expires_at = max(capture_hash_bands.expires_at, excluded.expires_at)",
+                )
+                .bind(key)
+                .bind(transaction_id)
+                // SQLite integers are signed: the hash is stored by its bits.
+                .bind(h as i64)
+                .bind(expires_at)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn similar_capture_fingerprints(
+        &self,
+        transaction_id: &str,
+        hashes: &[u64],
+        max_distance: u32,
+        now: i64,
+    ) -> Result<Vec<Vec<u8>>> {
+        check_capture_hashes(hashes)?;
+        if max_distance > MAX_CAPTURE_HASH_DISTANCE {
+            return Err(StoreError::InvalidInput(format!(
+                "a Hamming distance of {max_distance}, at most {MAX_CAPTURE_HASH_DISTANCE} can be searched"
+            )));
+        }
+        let mut keys: Vec<i64> = hashes.iter().flat_map(|&h| band_keys(h)).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        // At most 4 x MAX_CAPTURE_HASHES_PER_CALL placeholders, well under SQLite's parameter limit; only their
+        // count varies, every value is bound.
+        let placeholders = vec!["?"; keys.len()].join(", ");
+        let sql = format!(
+            "SELECT DISTINCT transaction_id, hash FROM capture_hash_bands WHERE band_key IN ({placeholders})              AND transaction_id <> ? AND expires_at > ? ORDER BY expires_at DESC LIMIT ?"
+        );
+        let mut q = sqlx::query_as::<_, (String, i64)>(sqlx::AssertSqlSafe(sql));
+        for k in &keys {
+            q = q.bind(*k);
+        }
+        let rows =
+            q.bind(transaction_id).bind(now).bind(MAX_CAPTURE_CANDIDATE_ROWS as i64).fetch_all(&self.reader).await?;
+        // Per candidate transaction: how many query hashes have a near hash in it, and their distances' sum.
+        let mut by_tx: std::collections::HashMap<String, Vec<u64>> = std::collections::HashMap::new();
+        for (t, h) in rows {
+            by_tx.entry(t).or_default().push(h as u64);
+        }
+        let mut ranked: Vec<(usize, u32, String)> = by_tx
+            .into_iter()
+            .filter_map(|(t, theirs)| {
+                let near: Vec<u32> = hashes
+                    .iter()
+                    .filter_map(|q| theirs.iter().map(|h| (q ^ h).count_ones()).min())
+                    .filter(|&d| d <= max_distance)
+                    .collect();
+                (!near.is_empty()).then(|| (near.len(), near.iter().sum(), t))
+            })
+            .collect();
+        ranked.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+        let mut out = Vec::new();
+        for (_, _, t) in ranked {
+            let prints: Vec<Vec<u8>> = sqlx::query_scalar(
+                "SELECT fingerprint FROM capture_fingerprints WHERE transaction_id = ? AND expires_at > ?                  ORDER BY seen_at DESC LIMIT ?",
+            )
+            .bind(&t)
+            .bind(now)
+            .bind((MAX_SIMILAR_CAPTURES - out.len()) as i64)
+            .fetch_all(&self.reader)
+            .await?;
+            out.extend(prints);
+            if out.len() >= MAX_SIMILAR_CAPTURES {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    async fn purge_expired_capture_fingerprints(&self, now: i64) -> Result<u64> {
+        let mut tx = self.writer.begin().await?;
+        sqlx::query("DELETE FROM capture_hash_bands WHERE expires_at <= ?").bind(now).execute(&mut *tx).await?;
+        let r =
+            sqlx::query("DELETE FROM capture_fingerprints WHERE expires_at <= ?").bind(now).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(r.rows_affected())
+    }
+
     async fn create_transaction(&self, tx: NewTransaction) -> Result<()> {
         let dek = Key::random();
+        let (epoch, epoch_key) = self.epochs.for_deadline(tx.retain_until.max(tx.expires_at))?;
         sqlx::query(
-            "INSERT INTO transactions (id, merchant_id, merchant_biz_id, product, state, dek_wrapped, options_sealed, device_secret_sealed, created_at, updated_at, expires_at) \
-             VALUES (?, ?, ?, ?, 'initialized', ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO transactions (id, merchant_id, merchant_biz_id, product, state, dek_wrapped, key_epoch, options_sealed, device_secret_sealed, created_at, updated_at, expires_at) \
+             VALUES (?, ?, ?, ?, 'initialized', ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&tx.id)
         .bind(&tx.merchant_id)
         .bind(&tx.merchant_biz_id)
         .bind(&tx.product)
-        .bind(self.kek_dek.seal(dek.as_bytes(), &dek_context(&tx.id, &tx.merchant_id)))
+        .bind(epoch_key.seal(dek.as_bytes(), &dek_context(&tx.id, &tx.merchant_id)))
+        .bind(&epoch)
         .bind(dek.seal(&tx.options, &ctx("options", &tx.id)))
         .bind(dek.seal(&tx.device_secret, &ctx("device", &tx.id)))
         .bind(tx.created_at)
@@ -690,22 +888,110 @@ impl Store for SqliteStore {
         Ok(id)
     }
 
-    async fn shred_transaction(&self, id: &str, now: i64) -> Result<()> {
-        let blob_ids: Vec<String> = sqlx::query_scalar("SELECT id FROM blobs WHERE transaction_id = ?")
-            .bind(id)
-            .fetch_all(&self.reader)
-            .await?;
-        sqlx::query("UPDATE transactions SET dek_wrapped = NULL, updated_at = ? WHERE id = ?")
-            .bind(now)
+    async fn set_merchant_retention(&self, id: &str, retention_s: Option<i64>) -> Result<bool> {
+        if retention_s.is_some_and(|r| r < 1) {
+            return Err(StoreError::InvalidInput("a retention is at least 1 s".into()));
+        }
+        let r = sqlx::query("UPDATE merchants SET retention_s = ? WHERE id = ?")
+            .bind(retention_s)
             .bind(id)
             .execute(&self.writer)
             .await?;
-        // Destroying the key is what shreds; deleting the files afterwards just reclaims space.
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn due_for_deletion(&self, default_retention_s: i64, now: i64, limit: i64) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT t.id FROM transactions t JOIN merchants m ON m.id = t.merchant_id \
+             WHERE t.finished_at IS NOT NULL AND t.deleted IS NOT 'all' \
+               AND t.finished_at + COALESCE(m.retention_s, ?) <= ? \
+             ORDER BY t.finished_at, t.id LIMIT ?",
+        )
+        .bind(default_retention_s)
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&self.reader)
+        .await?)
+    }
+
+    async fn delete_evidence(&self, id: &str, what: Evidence, decision: Option<&Decision>, now: i64) -> Result<bool> {
+        let row =
+            sqlx::query("SELECT deleted FROM transactions WHERE id = ?").bind(id).fetch_optional(&self.reader).await?;
+        let Some(row) = row else { return Ok(false) };
+        let before = row.try_get::<Option<String>, _>("deleted")?.as_deref().map(evidence).transpose()?;
+        let after = before.map_or(what, |b| b.union(what));
+        let blob_ids: Vec<String> = if what == Evidence::Text {
+            Vec::new()
+        } else {
+            sqlx::query_scalar("SELECT id FROM blobs WHERE transaction_id = ?").bind(id).fetch_all(&self.reader).await?
+        };
+        let mut tx = self.writer.begin().await?;
+        // The decision is written once, from the first deletion that had the verdict to read it from.
+        sqlx::query(
+            "UPDATE transactions SET deleted = ?, deleted_at = ?, delete_after_query = NULL, updated_at = ?, \
+             decision_passed = COALESCE(decision_passed, ?), decision_sub_code = COALESCE(decision_sub_code, ?) WHERE id = ?",
+        )
+        .bind(after.as_str())
+        .bind(now)
+        .bind(now)
+        .bind(decision.map(|d| i64::from(d.passed)))
+        .bind(decision.map(|d| d.sub_code.as_str()))
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        if after == Evidence::All {
+            // Destroying the key is what shreds: every sealed value of the transaction, in this file or in any copy
+            // of it, needs it (and, in copies, its epoch key, destroyed when the epoch is spent).
+            sqlx::query("UPDATE transactions SET dek_wrapped = NULL WHERE id = ?").bind(id).execute(&mut *tx).await?;
+        }
+        if what != Evidence::Images {
+            sqlx::query(
+                "UPDATE transactions SET options_sealed = x'', device_secret_sealed = x'', verdict_sealed = NULL WHERE id = ?",
+            )
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("DELETE FROM rounds WHERE transaction_id = ?").bind(id).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM device_sessions WHERE transaction_id = ?").bind(id).execute(&mut *tx).await?;
+        }
+        if what != Evidence::Text {
+            sqlx::query("DELETE FROM blobs WHERE transaction_id = ?").bind(id).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
         for b in &blob_ids {
             self.blobs.delete(id, b)?;
         }
-        sqlx::query("DELETE FROM blobs WHERE transaction_id = ?").bind(id).execute(&self.writer).await?;
-        Ok(())
+        // The old pages would otherwise live on in the write-ahead log until the next automatic checkpoint.
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.writer).await?;
+        Ok(true)
+    }
+
+    async fn set_delete_after_query(&self, id: &str, what: Option<Evidence>) -> Result<bool> {
+        let r = sqlx::query("UPDATE transactions SET delete_after_query = ? WHERE id = ?")
+            .bind(what.map(Evidence::as_str))
+            .bind(id)
+            .execute(&self.writer)
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn destroy_spent_key_epochs(&self, now: i64) -> Result<Vec<String>> {
+        let mut destroyed = Vec::new();
+        for epoch in self.epochs.list()? {
+            if keyring::epoch_end(&epoch).is_none_or(|end| end > now) {
+                continue;
+            }
+            let in_use: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM transactions WHERE key_epoch = ? AND dek_wrapped IS NOT NULL")
+                    .bind(&epoch)
+                    .fetch_one(&self.reader)
+                    .await?;
+            if in_use == 0 {
+                self.epochs.destroy(&epoch)?;
+                destroyed.push(epoch);
+            }
+        }
+        Ok(destroyed)
     }
 
     async fn ping(&self) -> Result<()> {

@@ -16,6 +16,7 @@ mod face_cli;
 mod liveness_cli;
 mod merchant_demo;
 mod specimen_cli;
+mod video_cli;
 
 #[derive(Parser)]
 #[command(name = "idv", version, about = "Self-hosted identity verification (cloudauth-intl 2022-08-09 compatible)")]
@@ -54,6 +55,11 @@ enum Command {
     },
     /// Render synthetic identity documents (passport page, ID card) with ground truth.
     Specimen(specimen_cli::SpecimenArgs),
+    /// Test videos (y4m) for a browser's fake camera: a document, a synthetic person performing a challenge.
+    Video {
+        #[command(subcommand)]
+        command: video_cli::VideoCommand,
+    },
     /// Benchmarks (figures, not pass/fail).
     Bench {
         #[command(subcommand)]
@@ -413,6 +419,7 @@ fn main() -> std::process::ExitCode {
             Command::MerchantDemo(args) => merchant_demo::run(args, shutdown_signal()).await,
             Command::Doc { command } => tokio::task::spawn_blocking(move || doc_cli::run(command)).await?,
             Command::Specimen(args) => tokio::task::spawn_blocking(move || specimen_cli::run(args)).await?,
+            Command::Video { command } => tokio::task::spawn_blocking(move || video_cli::run(command)).await?,
             Command::Face { command } => tokio::task::spawn_blocking(move || face_cli::run(command)).await?,
             Command::Liveness { command } => tokio::task::spawn_blocking(move || liveness_cli::run(command)).await?,
             Command::Bench { command: BenchCommand::Rpc { seconds, concurrency } } => {

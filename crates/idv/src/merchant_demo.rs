@@ -11,6 +11,10 @@
 //! idv ── GET /callback?transactionId&passed&subCode&callbackToken ──> this server  (a hint; CheckResult decides)
 //! ```
 //!
+//! The web flow, for a person with only a browser: `GET /web/start` Initializes with the browser's MetaInfo and a
+//! ReturnUrl on this server and sends the browser to idv's page at TransactionUrl; at the end idv's page sends it
+//! back to `GET /web/return?transactionId&resultCode`, where this server asks CheckResult and shows the outcome.
+//!
 //! The app's result code is only a hint about how the flow went on the phone: a tampered app can send anything.
 //! The verdict is what CheckResult answers to this server.
 //!
@@ -23,7 +27,8 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result};
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use idv_api::CheckResultResult;
@@ -63,6 +68,8 @@ struct Transaction {
 
 struct Demo {
     idv: MerchantClient,
+    /// This server's own address as browsers reach it (the web flow's ReturnUrl).
+    base_url: String,
     transactions: Mutex<HashMap<String, Transaction>>,
     callback_url: Option<String>,
     reveal_document_number: bool,
@@ -82,12 +89,14 @@ pub async fn run(args: MerchantDemoArgs, shutdown: impl Future<Output = ()> + Se
     // idv calls back only over https, except on loopback: a default is safe only there. A loopback CallbackUrl
     // needs `idv serve --allow-private-callbacks` (scripts/demo.sh passes it).
     let callback_base = args.public_url.or_else(|| addr.ip().is_loopback().then(|| format!("http://{addr}")));
-    let callback_url = callback_base.map(|base| format!("{}/callback", base.trim_end_matches('/')));
+    let callback_url = callback_base.as_ref().map(|base| format!("{}/callback", base.trim_end_matches('/')));
     if callback_url.is_none() {
         tracing::warn!("no --public-url: Initialize is sent without CallbackUrl; results are fetched with CheckResult");
     }
+    let base_url = callback_base.clone().unwrap_or_else(|| format!("http://{addr}"));
     let demo = Arc::new(Demo {
         idv,
+        base_url,
         transactions: Mutex::new(HashMap::new()),
         callback_url,
         reveal_document_number: args.reveal_document_number,
@@ -104,6 +113,8 @@ fn router(demo: Arc<Demo>) -> Router {
         .route("/app/start", post(start))
         .route("/app/finish", post(finish))
         .route("/callback", get(callback))
+        .route("/web/start", get(web_start))
+        .route("/web/return", get(web_return))
         .with_state(demo)
 }
 
@@ -280,6 +291,93 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+#[derive(Deserialize)]
+struct WebStart {
+    /// eKYC (default), eKYC_PRO, ID_OCR or FACE_LIVENESS.
+    product: Option<String>,
+    /// en or zh.
+    lang: Option<String>,
+}
+
+/// `GET /web/start`: the web flow's entry. A browser has no SDK, so the MetaInfo is the web SDK's shape built from
+/// the browser's own User-Agent; idv checks that this browser can run its page.
+async fn web_start(State(demo): State<Arc<Demo>>, Query(q): Query<WebStart>, headers: HeaderMap) -> Response {
+    let product = q.product.unwrap_or_else(|| "eKYC".into());
+    if !PRODUCTS.contains(&product.as_str()) {
+        return (StatusCode::BAD_REQUEST, "product must be eKYC, eKYC_PRO, ID_OCR or FACE_LIVENESS").into_response();
+    }
+    let ua = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let meta_info = json!({"bioMetaInfo": "4.1.0:2916352,0", "deviceType": "h5", "ua": ua}).to_string();
+    let merchant_biz_id = format!("web{}", idv_crypto::random_hex(12));
+    let mut extra =
+        std::collections::BTreeMap::from([("ReturnUrl".to_owned(), format!("{}/web/return", demo.base_url))]);
+    if let Some(lang) = q.lang.filter(|l| l.len() <= 16) {
+        extra.insert("LanguageConfig".into(), lang);
+    }
+    let needs_doc = product != "FACE_LIVENESS";
+    let params = InitializeParams {
+        product_code: product,
+        merchant_biz_id: merchant_biz_id.clone(),
+        merchant_user_id: "web-user".into(),
+        meta_info,
+        doc_type: needs_doc.then(|| "01000000".into()),
+        callback_url: demo.callback_url.clone(),
+        extra,
+        ..InitializeParams::default()
+    };
+    match demo.idv.initialize(&params).await {
+        Ok(init) => {
+            let Some(url) = init.transaction_url else {
+                return (StatusCode::BAD_GATEWAY, "idv returned no TransactionUrl").into_response();
+            };
+            tracing::info!(transaction_id = %init.transaction_id, %merchant_biz_id, "Initialize (web)");
+            let t = Transaction {
+                merchant_biz_id,
+                callback_token: String::new(),
+                user_id: "web-user".into(),
+                result: None,
+            };
+            demo.transactions.lock().expect("lock").insert(init.transaction_id, t);
+            Redirect::to(&url).into_response()
+        }
+        Err(e) => (StatusCode::BAD_REQUEST, format!("Initialize refused: {e}")).into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WebReturn {
+    transaction_id: String,
+    result_code: Option<u32>,
+}
+
+/// `GET /web/return`: idv's page sent the browser back. The result code in the URL is the browser's word; the
+/// verdict is CheckResult's.
+async fn web_return(State(demo): State<Arc<Demo>>, Query(q): Query<WebReturn>) -> Response {
+    let known = demo.transactions.lock().expect("lock").get(&q.transaction_id).map(|t| t.merchant_biz_id.clone());
+    let Some(merchant_biz_id) = known else {
+        return (StatusCode::NOT_FOUND, Html("<!doctype html><title>Unknown</title><p>Unknown transaction.</p>"))
+            .into_response();
+    };
+    let outcome = match demo.idv.check_result(&merchant_biz_id, &q.transaction_id, false).await {
+        Ok(r) => {
+            let view = app_view(&q.transaction_id, &r, q.result_code.unwrap_or(0), false);
+            tracing::info!(transaction_id = %q.transaction_id, passed = %r.passed, sub_code = %r.sub_code, "CheckResult (web)");
+            if r.passed == "Y" { "You are verified." } else { "The verification did not pass." }.to_owned()
+                + &format!(" (SubCode {})", view["subCode"].as_str().unwrap_or(""))
+        }
+        Err(e) if e.is_process_not_completed() => "The verification has not finished.".to_owned(),
+        Err(e) => {
+            tracing::error!(error = %e, "CheckResult failed");
+            "The verification service is unavailable.".to_owned()
+        }
+    };
+    Html(format!(
+        "<!doctype html><meta charset=utf-8><title>Demo Shop</title><h1>Demo Shop</h1><p id=outcome>{outcome}</p>"
+    ))
+    .into_response()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -397,6 +495,7 @@ mod tests {
         let idv_addr = fake_idv(seen.clone()).await;
         let demo = Arc::new(Demo {
             idv: MerchantClient::new(&idv_addr.to_string(), "AKID", "demo-secret").unwrap(),
+            base_url: "http://127.0.0.1:1".into(),
             transactions: Mutex::new(HashMap::new()),
             callback_url: Some("http://127.0.0.1:1/callback".into()),
             reveal_document_number: false,

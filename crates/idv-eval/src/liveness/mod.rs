@@ -4,7 +4,8 @@ pub mod synth;
 
 use std::fmt;
 
-use idv_liveness::{Action, LivenessEngine, LivenessVerdict, ReasonCode, Result};
+use idv_liveness::fingerprint::{distance, judge_replay};
+use idv_liveness::{Action, CaptureFingerprint, LivenessEngine, LivenessVerdict, ReasonCode, Result};
 use serde::Serialize;
 
 use synth::{AttackKind, Portrait, Rng};
@@ -101,14 +102,28 @@ pub fn evaluate(
         reasons: v.reasons.iter().map(|r| r.code).collect(),
         details: v.reasons.iter().map(|r| r.detail.clone()).collect(),
     };
+    // The server's replay registry, in memory and per portrait (a replay is of the same user): every genuine
+    // session's capture fingerprint is registered after it is judged against those before it, and every attack
+    // is judged against them all, as the server judges a capture against other transactions' captures.
+    let judged = |s: &synth::Session, registry: &[CaptureFingerprint]| -> Result<(LivenessVerdict, _)> {
+        let (v, f) = engine.verify_fingerprinted(&s.challenge, &s.frames, None)?;
+        let nearest =
+            f.as_ref().map_or(f32::INFINITY, |f| registry.iter().map(|r| distance(f, r)).fold(f32::INFINITY, f32::min));
+        Ok((judge_replay(v, nearest), f))
+    };
     let one_portrait = |pi: usize| -> Result<Vec<EvalCase>> {
         let p = &portraits[pi];
         let mut cases = Vec::new();
         let mut rng = Rng::new(seed ^ (pi as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let mut registry = Vec::new();
+        let mut genuine = Vec::new();
         for (actions, colours) in &sets {
             let spec = synth::challenge(actions, *colours, &mut rng);
             let s = synth::genuine(p, &spec, rng.next_u64());
-            cases.push(case(s.label, None, engine.verify(&s.challenge, &s.frames, None)?));
+            let (v, f) = judged(&s, &registry)?;
+            registry.extend(f);
+            cases.push(case(s.label.clone(), None, v));
+            genuine.push(s);
         }
         let other = &portraits[impostor_of(pi)];
         for kind in AttackKind::ALL {
@@ -122,8 +137,19 @@ pub fn evaluate(
             else {
                 continue;
             };
-            let s = synth::attack(kind, p, other, &spec, rng.next_u64());
-            cases.push(case(s.label, Some(kind), engine.verify(&s.challenge, &s.frames, None)?));
+            let s = match kind {
+                // The user's own genuine session for the same actions, from the registry, re-encoded and
+                // submitted for the new challenge.
+                AttackKind::ReencodedReplay => {
+                    let source = genuine.iter().find(|g| g.challenge.actions == spec.actions).expect("every set");
+                    let mut s = synth::reencode(source, &mut rng);
+                    s.label = format!("{} {}", kind.name(), s.label);
+                    s.challenge = spec.clone();
+                    s
+                }
+                _ => synth::attack(kind, p, other, &spec, rng.next_u64()),
+            };
+            cases.push(case(s.label.clone(), Some(kind), judged(&s, &registry)?.0));
         }
         Ok(cases)
     };

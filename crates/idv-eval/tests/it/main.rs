@@ -6,3 +6,4 @@
 mod common;
 mod doc;
 mod face;
+mod replay;

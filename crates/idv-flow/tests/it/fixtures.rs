@@ -54,6 +54,7 @@ pub fn face(comparison: Comparison, outcome: LivenessOutcome) -> StepEvidence {
             check: LivenessCheck::Challenge {
                 challenge: ChallengeRecord {
                     actions: vec!["blink".into()],
+                    cues_ms: vec![1200],
                     colours: Vec::new(),
                     colour_ms: 300,
                     frame_interval_ms: 100,

@@ -36,6 +36,14 @@ fn attack_screen_replay_lit_as_a_whole() {
 }
 
 #[test]
+fn attack_shifted_timing() {
+    // The right actions, each completed just before its window opens: blinks (the default model, repeated)
+    // and a turn.
+    attack_case(AttackKind::ShiftedTiming, "obama.jpg", &[Action::Blink, Action::Blink], 0, 30);
+    attack_case(AttackKind::ShiftedTiming, "astronaut.png", &[Action::HeadLeft, Action::Closer], 0, 31);
+}
+
+#[test]
 fn attack_wrong_order() {
     attack_case(AttackKind::WrongOrder, "astronaut.png", &[Action::OpenMouth, Action::HeadLeft], 0, 24);
 }

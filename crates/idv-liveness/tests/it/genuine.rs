@@ -23,6 +23,16 @@ fn genuine_blink_and_turn_with_colour_flash() {
 }
 
 #[test]
+fn genuine_three_blinks_each_in_its_window() {
+    // The default model's longest challenge: three blinks at their own cues.
+    let v = genuine_case("biden.jpg", &[Action::Blink; 3], 0, 5);
+    for (k, a) in v.scores.actions.iter().enumerate() {
+        let t = a.elapsed_ms.expect("completed") + a.cue_ms;
+        assert!((a.window_ms.0..=a.window_ms.1 + 100).contains(&t), "blink {k}: {a:?}");
+    }
+}
+
+#[test]
 fn genuine_mouth_and_right_turn() {
     genuine_case("obama.jpg", &[Action::OpenMouth, Action::HeadRight], 0, 2);
 }

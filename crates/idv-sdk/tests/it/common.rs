@@ -54,6 +54,7 @@ pub fn instruction(round: u32, nonce: &str, step: Step, frames_wanted: u32) -> I
         frames_wanted,
         challenge: (step == Step::Face).then(|| Challenge {
             actions: vec!["blink".into()],
+            cues_ms: vec![1200],
             colours: vec![],
             colour_ms: 0,
             frame_interval_ms: 50,

@@ -34,6 +34,7 @@ pub async fn handle(
             device_secret: device_secret.clone(),
             created_at: now,
             expires_at,
+            retain_until: expires_at + caller.merchant.retention_s.unwrap_or(state.config.retention.as_secs() as i64),
         })
         .await?;
     if let Some(face) = &req.reference_face {
@@ -50,7 +51,7 @@ pub async fn handle(
         exp: expires_at,
     };
     let token = cfg.sign(&state.clientcfg_key);
-    let transaction_url = req.meta.device_type.is_browser().then(|| format!("{base}/web/{id}"));
+    let transaction_url = req.wants_url.then(|| crate::web::transaction_url(state, &id));
     tracing::info!(transaction_id = %id, product = req.options.product.code(), device = req.meta.device_type.as_str(), "transaction created");
     let result = InitializeResult { transaction_id: id, protocol: token.clone(), client_cfg: token, transaction_url };
     Ok(Success(serde_json::to_value(result).map_err(ServerError::internal)?))

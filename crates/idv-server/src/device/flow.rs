@@ -45,7 +45,7 @@ pub(crate) struct FlowState {
 }
 
 impl FlowState {
-    fn instruction(&self) -> Instruction {
+    pub(crate) fn instruction(&self) -> Instruction {
         let step = self.flow.step();
         let (hint, frames) = match step {
             Step::DocFront => ("Place the page with the photo in the frame", 1),
@@ -97,6 +97,9 @@ fn issue_challenge(options: &TransactionOptions) -> Option<Challenge> {
         actions: live.actions.iter().copied().filter_map(action).collect(),
         draw: live.random.then_some(live.count),
         flash: live.needs_flash(),
+        // The default model's single blink is asked for one to three times; a merchant's template keeps its
+        // actions (and PHOTINUS has its colours to be unpredictable).
+        repeat: live.model == "LIVENESS",
     };
     let mut rng = rand::rng();
     Some(challenge_wire(&ChallengeSpec::issue(&plan, || rng.random())))
@@ -154,24 +157,43 @@ pub(super) async fn start(
     let meta = MetaInfo::parse(&req.meta_info).map_err(unsupported)?;
     let needs_flash = options.liveness.as_ref().is_some_and(|l| l.needs_flash());
     meta.check_usable(options.product, needs_flash).map_err(unsupported)?;
-    let mut flow = FlowState {
-        flow: Flow::new(call.cfg.steps.clone()).map_err(DeviceError::internal)?,
-        nonce: String::new(),
-        start_hash: call.body_hash.clone(),
-        challenge: None,
-    };
-    flow.open_round(&options);
-    let session_id = idv_crypto::random_hex(16);
-    let bytes = serde_json::to_vec(&flow).map_err(DeviceError::internal)?;
-    if !state.store.start_device_session(&call.tx.id, &session_id, &bytes, call.now).await? {
-        return Err(DeviceError::conflict(
-            error_code::SESSION_IN_USE,
-            "the transaction cannot be started again",
-            Some(result_code::INVALID_TRANSACTION),
-        ));
-    }
+    let (session_id, flow) =
+        open_session(&state, &call.tx.id, call.cfg.steps.clone(), &options, &call.body_hash, call.now)
+            .await?
+            .ok_or_else(|| {
+                DeviceError::conflict(
+                    error_code::SESSION_IN_USE,
+                    "the transaction cannot be started again",
+                    Some(result_code::INVALID_TRANSACTION),
+                )
+            })?;
     tracing::info!(transaction_id = %call.tx.id, device = meta.device_type.as_str(), "device session started");
     Ok(Json(start_response(session_id, &flow, &call, &state)))
+}
+
+/// Binds a new device session running `steps` to the transaction, with its first round open: the device API's
+/// `start`, and the hosted page when it is opened. `None` when a session was bound first.
+pub(crate) async fn open_session(
+    state: &AppState,
+    transaction_id: &str,
+    steps: Vec<Step>,
+    options: &TransactionOptions,
+    start_hash: &str,
+    now: i64,
+) -> Result<Option<(String, FlowState)>, DeviceError> {
+    let mut flow = FlowState {
+        flow: Flow::new(steps).map_err(DeviceError::internal)?,
+        nonce: String::new(),
+        start_hash: start_hash.to_owned(),
+        challenge: None,
+    };
+    flow.open_round(options);
+    let session_id = idv_crypto::random_hex(16);
+    let bytes = serde_json::to_vec(&flow).map_err(DeviceError::internal)?;
+    if !state.store.start_device_session(transaction_id, &session_id, &bytes, now).await? {
+        return Ok(None);
+    }
+    Ok(Some((session_id, flow)))
 }
 
 fn start_response(session_id: String, flow: &FlowState, call: &DeviceCall, state: &AppState) -> StartResponse {
@@ -244,6 +266,22 @@ pub(super) async fn round(
             Some(result_code::CAMERA_ERROR),
         ));
     }
+    let options = call.options()?;
+    // A picture from the gallery is a document the user photographed earlier: the merchant allows it with
+    // ShowAlbumIcon, and never for the face, whose frames must be taken now.
+    if req.capture.source == "album" && (step == Step::Face || !options.show_album_icon) {
+        let why = if step == Step::Face {
+            "capture.source \"album\" is not accepted for the face step: its frames must be fresh captures"
+        } else {
+            "capture.source \"album\" needs a transaction initialised with ShowAlbumIcon=1"
+        };
+        return Err(DeviceError::new(
+            StatusCode::BAD_REQUEST,
+            error_code::BAD_REQUEST,
+            why,
+            Some(result_code::CAMERA_ERROR),
+        ));
+    }
     let mut frames = Vec::with_capacity(req.frames.len());
     for f in &req.frames {
         let bytes = base64::engine::general_purpose::STANDARD
@@ -251,7 +289,6 @@ pub(super) async fn round(
             .map_err(|_| DeviceError::bad_request("a frame is not valid Base64"))?;
         frames.push((bytes, f.t_ms));
     }
-    let options = call.options()?;
     let capture = Capture {
         transaction_id: &call.tx.id,
         options: &options,

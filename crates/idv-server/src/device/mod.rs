@@ -11,6 +11,8 @@
 
 mod flow;
 
+pub(crate) use flow::open_session;
+
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;

@@ -14,8 +14,10 @@ use serde_json::Value;
 
 pub(crate) const META_ANDROID: &str =
     r#"{"deviceType":"android","bioMetaInfo":"1.0.0:15,0","osVersion":"14","appName":"com.example"}"#;
-pub(crate) const META_WEB: &str =
-    r#"{"deviceType":"web","bioMetaInfo":"1.0.0:15,0","ua":"Mozilla/5.0 (X11; Linux x86_64)"}"#;
+pub(crate) const META_WEB: &str = r#"{"deviceType":"web","bioMetaInfo":"1.0.0:15,0","ua":"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"}"#;
+/// A browser's user agent the capture page runs in.
+pub(crate) const CHROME_UA: &str =
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36";
 
 /// The `/metrics` bearer token of tests that read metrics.
 pub(crate) const METRICS_TOKEN: &str = "test-metrics-token-0123456789";

@@ -189,6 +189,7 @@ async fn the_expiry_sweep_goes_past_a_transaction_it_cannot_open() {
         device_secret: Zeroizing::new(vec![1; 32]),
         created_at: 0,
         expires_at,
+        retain_until: expires_at,
     };
     let (broken, fine) = (idv_crypto::random_hex(16), idv_crypto::random_hex(16));
     s.store.create_transaction(overdue(&broken, 1)).await.unwrap();

@@ -21,6 +21,7 @@ async fn an_expired_transaction_reports_a_timeout() {
             device_secret: Zeroizing::new(vec![1; 32]),
             created_at: 0,
             expires_at: 1,
+            retain_until: 1,
         })
         .await
         .unwrap();

@@ -1,6 +1,7 @@
 //! Black-box tests of the HTTP server: a real server on port 0 over a fresh data directory, driven over loopback
 //! with requests signed exactly as the official SDKs sign them.
 
+mod challenges;
 mod device;
 mod doc;
 mod face;
@@ -12,3 +13,5 @@ mod hostile_rounds;
 mod hostile_transport;
 mod housekeeping;
 mod merchant;
+mod replays;
+mod web;

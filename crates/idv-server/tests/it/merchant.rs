@@ -56,7 +56,11 @@ async fn initialize_returns_a_signed_client_configuration_per_product() {
     let r = call(&s, &m, "Initialize", &p).await;
     assert_eq!(r.status, 200, "{}", r.json);
     let tid = r.json["Result"]["TransactionId"].as_str().unwrap();
-    assert_eq!(r.json["Result"]["TransactionUrl"], s.url(&format!("/web/{tid}")));
+    let url = r.json["Result"]["TransactionUrl"].as_str().unwrap();
+    assert!(
+        url.starts_with(&s.url(&format!("/web/{tid}/"))) && url.len() == s.url(&format!("/web/{tid}/")).len() + 22,
+        "{url}"
+    );
     let cfg = ClientConfig::read_unverified(r.json["Result"]["Protocol"].as_str().unwrap()).unwrap();
     assert_eq!(cfg.steps, vec![Step::DocFront, Step::DocBack, Step::Face]);
     s.stop().await;
@@ -470,7 +474,5 @@ async fn limits_throttling_health_and_metrics() {
         .unwrap();
     assert!(metrics.contains("idv_rpc_requests_total{action=\"Initialize\",code=\"Success\"}"), "{metrics}");
     assert!(metrics.contains("Throttling.User"));
-    let web = reqwest::get(s.url("/web/0123")).await.unwrap();
-    assert_eq!(web.status().as_u16(), 501, "the hosted page says plainly it is not there yet");
     s.stop().await;
 }

@@ -7,6 +7,7 @@
 //! - `engine_cli`: `idv face …` and `idv liveness eval`.
 //! - `app_flow_cli`: the contracts of `idv device` and `idv merchant-demo` as processes.
 //! - `whole_flow`: server, merchant demo and phone simulator together.
+//! - `web_flow`: the hosted capture page in headless Chromium (needs `chromium`, `chromium-driver`).
 //! - `logs`: the server's debug log after failures of every kind holds no secret or personal data.
 
 mod admin_cli;
@@ -16,4 +17,5 @@ mod common;
 mod engine_cli;
 mod interop;
 mod logs;
+mod web_flow;
 mod whole_flow;

@@ -1,50 +1,12 @@
 //! The seed flow with three real processes over loopback: `idv serve`, `idv merchant-demo` and the phone
 //! simulator `idv device`, with synthetic documents and a synthetic live head.
 
-use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 use serde_json::Value;
 
-use crate::common::{idv, python, repo_root};
-
-struct Proc {
-    child: Child,
-    addr: String,
-    log: std::thread::JoinHandle<String>,
-}
-
-impl Proc {
-    fn start(args: &[&str], envs: &[(&str, &str)]) -> Proc {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_idv"));
-        cmd.args(args)
-            .env("IDV_ASSETS_DIR", repo_root())
-            .env("IDV_LOG", "info")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        for (k, v) in envs {
-            cmd.env(k, v);
-        }
-        let mut child = cmd.spawn().unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let mut err = child.stderr.take().unwrap();
-        let log = std::thread::spawn(move || {
-            let mut s = String::new();
-            let _ = err.read_to_string(&mut s);
-            s
-        });
-        assert!(!line.trim().is_empty(), "{args:?} printed no address");
-        Proc { child, addr: line.trim().to_owned(), log }
-    }
-
-    fn stop(mut self) -> String {
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
-        let _ = self.child.wait();
-        self.log.join().unwrap()
-    }
-}
+use crate::common::{Proc, idv, python, repo_root};
 
 fn specimen(out: &Path, seed: &str, extra: &[&str]) -> PathBuf {
     let mut args = vec![

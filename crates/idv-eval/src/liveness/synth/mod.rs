@@ -54,15 +54,22 @@ pub fn encode_jpeg(img: &DecodedImage, quality: u8) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-/// A random challenge over `actions` (in the given order) with `colours` flash colours drawn as the server
-/// draws them, each held [`idv_liveness::flash::COLOUR_MS`], 100 ms cadence and 3 s per action.
+/// A random challenge over `actions` (in the given order) with `colours` flash colours and the actions' cues
+/// drawn as the server draws them, each colour held [`idv_liveness::flash::COLOUR_MS`], 100 ms cadence and
+/// [`idv_liveness::ACTION_WINDOW_MS`] per action.
 pub fn challenge(actions: &[Action], colours: usize, rng: &mut Rng) -> ChallengeSpec {
+    let colours = idv_liveness::flash::colour_sequence(colours, || rng.next_u64());
+    // The cues come from a stream derived from `rng` without advancing it: every other draw of a seeded
+    // evaluation (the sessions' seeds, amplitudes, noise) stays what it was before challenges had cues, so
+    // its results stay comparable.
+    let mut cue_rng = Rng::new(rng.clone().next_u64() ^ 0xC0E5_C0E5);
     ChallengeSpec {
         actions: actions.to_vec(),
-        colours: idv_liveness::flash::colour_sequence(colours, || rng.next_u64()),
+        cues_ms: idv_liveness::draw_cues(actions.len(), idv_liveness::ACTION_WINDOW_MS, || cue_rng.next_u64()),
+        colours,
         colour_ms: idv_liveness::flash::COLOUR_MS,
         frame_interval_ms: 100,
-        action_window_ms: 3000,
+        action_window_ms: idv_liveness::ACTION_WINDOW_MS,
     }
 }
 
@@ -94,14 +101,26 @@ fn phases(a: Action, interval: f32) -> (f32, f32, f32) {
 }
 
 /// The head states of a user performing `order` (normally the challenge's actions) at the challenge's
-/// cadence, with reaction times, amplitudes, sway and timing jitter drawn from `rng`.
+/// cadence, with reaction times, amplitudes, sway and timing jitter drawn from `rng`. Action `k` of `order`
+/// starts a human reaction time (250-450 ms) after the challenge's cue `k`, as the device shows it.
 pub fn script(spec: &ChallengeSpec, order: &[Action], rng: &mut Rng) -> Vec<(u32, HeadState)> {
+    script_at(spec, order, &spec.cues_ms, rng)
+}
+
+/// [`script`] with the actions performed at `cues_ms` (ms after the first frame) instead of the challenge's
+/// cues: a capture made for another challenge, or an attacker guessing the times.
+pub fn script_at(spec: &ChallengeSpec, order: &[Action], cues_ms: &[u32], rng: &mut Rng) -> Vec<(u32, HeadState)> {
     let e = spec.frame_interval_ms as f32;
     let t_first = rng.range(120.0, 300.0);
+    // Without cues (a flash-only challenge, or more actions than cues) the user acts in their own rhythm.
     let mut t = t_first + rng.range(300.0, 500.0);
     let mut acts = Vec::new();
-    for &a in order {
-        t += rng.range(250.0, 450.0);
+    for (k, &a) in order.iter().enumerate() {
+        let reaction = rng.range(250.0, 450.0);
+        t = match cues_ms.get(k) {
+            Some(&cue) => t_first + cue as f32 + reaction,
+            None => t + reaction,
+        };
         let (u, h, d) = phases(a, e);
         let amp = match a {
             Action::HeadLeft | Action::HeadRight => rng.range(24.0, 32.0),
@@ -167,6 +186,11 @@ fn names(a: &[Action]) -> String {
     s
 }
 
+/// How much earlier than its cue a [`AttackKind::ShiftedTiming`] capture performs each action: the actions then
+/// complete between 150 ms before and 150 ms after the cue, before the window opens (cue + 300 ms) and after the
+/// previous window closed (the cues are at least 2 s apart).
+pub const SHIFT_MS: u32 = 700;
+
 /// Kinds of attack the generator renders.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AttackKind {
@@ -181,6 +205,10 @@ pub enum AttackKind {
     ScreenReplay,
     /// A genuine user performing the actions in another order (reversed).
     WrongOrder,
+    /// The right actions at the wrong times: each performed [`SHIFT_MS`] before the user would react to its cue,
+    /// so it completes just before its window opens (a capture made for other cues, or an attacker anticipating
+    /// them; the nearest miss on the early side that lands in no other window).
+    ShiftedTiming,
     /// Another person's face replaces the user's halfway through.
     IdentitySwap,
     /// Some frames are bit-identical copies of an earlier one.
@@ -189,19 +217,26 @@ pub enum AttackKind {
     FrozenFrames,
     /// Frames whose timestamps are spaced far tighter than the requested cadence.
     BadTimestamps,
+    /// The frames of another genuine session of the same user (made for the same actions), re-encoded as an
+    /// attacker would to escape the byte digests: rescaled, cropped and saved again as JPEG ([`reencode`]).
+    /// Only the capture-fingerprint registry stops it when the challenge has no flash colours: the engine alone
+    /// sees a live session.
+    ReencodedReplay,
 }
 
 impl AttackKind {
-    pub const ALL: [AttackKind; 9] = [
+    pub const ALL: [AttackKind; 11] = [
         AttackKind::StaticPhoto,
         AttackKind::TiltedPhoto,
         AttackKind::Replay,
         AttackKind::ScreenReplay,
         AttackKind::WrongOrder,
+        AttackKind::ShiftedTiming,
         AttackKind::IdentitySwap,
         AttackKind::DuplicateFrames,
         AttackKind::FrozenFrames,
         AttackKind::BadTimestamps,
+        AttackKind::ReencodedReplay,
     ];
 
     pub fn name(self) -> &'static str {
@@ -211,10 +246,12 @@ impl AttackKind {
             AttackKind::Replay => "replay",
             AttackKind::ScreenReplay => "screen_replay",
             AttackKind::WrongOrder => "wrong_order",
+            AttackKind::ShiftedTiming => "shifted_timing",
             AttackKind::IdentitySwap => "identity_swap",
             AttackKind::DuplicateFrames => "duplicate_frames",
             AttackKind::FrozenFrames => "frozen_frames",
             AttackKind::BadTimestamps => "bad_timestamps",
+            AttackKind::ReencodedReplay => "reencoded_replay",
         }
     }
 
@@ -225,10 +262,12 @@ impl AttackKind {
             AttackKind::TiltedPhoto => ReasonCode::PlanarMotion,
             AttackKind::Replay | AttackKind::ScreenReplay => ReasonCode::ColourMismatch,
             AttackKind::WrongOrder => ReasonCode::ActionOrder,
+            AttackKind::ShiftedTiming => ReasonCode::ActionMissing,
             AttackKind::IdentitySwap => ReasonCode::IdentityChanged,
             AttackKind::DuplicateFrames => ReasonCode::DuplicateFrames,
             AttackKind::FrozenFrames => ReasonCode::FrozenFrames,
             AttackKind::BadTimestamps => ReasonCode::FrameRateMismatch,
+            AttackKind::ReencodedReplay => ReasonCode::CaptureReplayed,
         }
     }
 
@@ -238,6 +277,7 @@ impl AttackKind {
         match self {
             AttackKind::Replay | AttackKind::ScreenReplay => spec.colours.len() >= 4,
             AttackKind::WrongOrder => spec.actions.len() >= 2,
+            AttackKind::ShiftedTiming => !spec.actions.is_empty(),
             AttackKind::TiltedPhoto => spec.actions.iter().any(|a| matches!(a, Action::HeadLeft | Action::HeadRight)),
             _ => true,
         }
@@ -321,6 +361,13 @@ pub fn attack(kind: AttackKind, p: &Portrait, other: &Portrait, spec: &Challenge
             .into_iter()
             .map(|(t_ms, st)| FrameInput { image: p.render_lit(&st, &mut rng, NOISE_SIGMA, 0.15, 0.15), t_ms })
             .collect(),
+        AttackKind::ShiftedTiming => {
+            let early: Vec<u32> = spec.cues_ms.iter().map(|&c| c.saturating_sub(SHIFT_MS)).collect();
+            script_at(spec, &spec.actions, &early, &mut rng)
+                .into_iter()
+                .map(|(t_ms, st)| FrameInput { image: p.render(&st, &mut rng, NOISE_SIGMA), t_ms })
+                .collect()
+        }
         AttackKind::WrongOrder => {
             let order: Vec<Action> = spec.actions.iter().rev().copied().collect();
             script(spec, &order, &mut rng)
@@ -367,6 +414,36 @@ pub fn attack(kind: AttackKind, p: &Portrait, other: &Portrait, spec: &Challenge
             }
             frames
         }
+        // The user's earlier session for the same challenge; the caller registers its fingerprint, as the server
+        // did in that session's transaction.
+        AttackKind::ReencodedReplay => reencode(&genuine(p, spec, seed.wrapping_add(1)), &mut rng).frames,
     };
     Session { label, challenge: spec.clone(), frames }
+}
+
+/// `s` re-encoded as a replay that dodges byte digests: rescaled ×0.9, cropped by 1-4 pixels on each side (the
+/// same crop for the whole capture, as a screen recording or an editing tool would) and saved as JPEG at a
+/// quality from 70 to 85, then decoded again.
+pub fn reencode(s: &Session, rng: &mut Rng) -> Session {
+    let crop: [u32; 4] = std::array::from_fn(|_| rng.range(1.0, 5.0) as u32);
+    let quality = rng.range(70.0, 86.0) as u8;
+    let frames = s
+        .frames
+        .iter()
+        .map(|f| {
+            let img = image::RgbImage::from_raw(f.image.width(), f.image.height(), f.image.rgb().to_vec())
+                .expect("frame size");
+            let (w, h) = ((img.width() as f32 * 0.9).round() as u32, (img.height() as f32 * 0.9).round() as u32);
+            let small = image::imageops::resize(&img, w, h, image::imageops::FilterType::Triangle);
+            let cut = image::imageops::crop_imm(&small, crop[0], crop[1], w - crop[0] - crop[2], h - crop[1] - crop[3])
+                .to_image();
+            let (cw, ch) = cut.dimensions();
+            let jpeg = encode_jpeg(&DecodedImage::from_rgb(cw, ch, cut.into_raw()).expect("frame size"), quality)
+                .expect("JPEG encoding of an RGB frame");
+            let back = image::load_from_memory(&jpeg).expect("JPEG just encoded").to_rgb8();
+            let (bw, bh) = back.dimensions();
+            FrameInput { image: DecodedImage::from_rgb(bw, bh, back.into_raw()).expect("frame size"), t_ms: f.t_ms }
+        })
+        .collect();
+    Session { label: format!("{} reencoded q{quality}", s.label), challenge: s.challenge.clone(), frames }
 }
