@@ -36,7 +36,9 @@ ak="$(printf '%s' "$key" | .venv/bin/python -c 'import json,sys; print(json.load
 sk="$(printf '%s' "$key" | .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)["AccessKeySecret"])')"
 echo "2. merchant $merchant_id activated with AccessKey $ak"
 
-IDV_MERCHANT_AK_SECRET="$sk" "$idv" merchant-demo --listen 127.0.0.1:0 --idv-endpoint "$idv_addr" --access-key-id "$ak" \
+# The key idv signs this merchant's callbacks with: the demo refuses callbacks it cannot verify.
+cbsecret="$("$idv" admin merchant callback-secret --data "$data" --merchant "$merchant_id")"
+IDV_MERCHANT_AK_SECRET="$sk" IDV_MERCHANT_CALLBACK_SECRET="$cbsecret" "$idv" merchant-demo --listen 127.0.0.1:0 --idv-endpoint "$idv_addr" --access-key-id "$ak" \
     >"$demo/merchant.out" 2>"$demo/merchant.log" &
 pids+=($!)
 merchant="http://$(wait_addr "$demo/merchant.out")"

@@ -382,6 +382,51 @@ def other_merchant(t: T):
                 f'{foreign.data.get("Message")!r} != {never.data.get("Message")!r}')
 
 
+@scenario(V3, V2)
+def delete_verify_result(t: T):
+    """DeleteVerifyResult through the official SDK: the transaction ends (it was open: cancelled), its evidence
+    goes, CheckResult keeps answering with the decision and says the evidence was deleted; another merchant can
+    neither delete nor read it; deleting again is harmless."""
+    a, b = t.client(), t.client('merchant_b')
+    biz, tx = t.initialize(a)
+    if not tx:
+        return
+    req = lambda **kw: m.DeleteVerifyResultRequest(transaction_id=tx, **kw)  # noqa: E731
+    t.err('other merchant deletes', lambda: b.delete_verify_result(req(delete_type='All')), 'TransactionIdInvalid', 400)
+    for label in ('DeleteVerifyResult', 'again'):
+        resp = t.ok(label, lambda: a.delete_verify_result(req(delete_type='All', delete_after_query='N')))
+        if resp:
+            r = resp.body.result
+            t.check(r.delete_result == 'Y' and r.transaction_id == tx, label, f'DeleteResult {r.delete_result!r}')
+    resp = t.ok('CheckResult after deletion', check_result(a, biz, tx))
+    if resp:
+        r = resp.body.result
+        info = json.loads(r.ext_info or '{}')
+        t.check(r.passed == 'N' and r.sub_code == '208', 'decision', f'{r.passed} {r.sub_code} (cancelled)')
+        t.check(info.get('evidenceDeleted') == 'all', 'ExtInfo', f'{r.ext_info}')
+        t.check(r.ext_face_info == '{}' and r.ext_id_info == '{}', 'evidence', 'Ext* objects are not empty')
+    t.err('other merchant reads', check_result(b, biz, tx), 'TransactionIdInvalid', 400)
+
+
+@scenario(V3, V2)
+def check_verify_log(t: T):
+    """CheckVerifyLog through the official SDK: a never-started transaction is status 0 on the LOADING page, its
+    statistics are JSON; another merchant learns nothing."""
+    a, b = t.client(), t.client('merchant_b')
+    biz, tx = t.initialize(a)
+    if not tx:
+        return
+    resp = t.ok('CheckVerifyLog', lambda: a.check_verify_log(m.CheckVerifyLogRequest(merchant_biz_id=biz, transaction_id=tx)))
+    if resp:
+        r = resp.body.result
+        t.check(r.verify_status == '0' and r.interrupt_page_en == 'LOADING', 'not started',
+                f'VerifyStatus {r.verify_status!r}, InterruptPageEn {r.interrupt_page_en!r}')
+        t.check(isinstance(r.log_info_en, list) and r.log_info_en, 'LogInfoEn', f'{r.log_info_en!r}')
+        stats = json.loads(r.log_statistics_info or 'null')
+        t.check(isinstance(stats, dict) and stats.get('ocrOverTimes') == 0, 'LogStatisticsInfo', f'{r.log_statistics_info!r}')
+    t.err('other merchant', lambda: b.check_verify_log(m.CheckVerifyLogRequest(transaction_id=tx)), 'TransactionIdInvalid', 400)
+
+
 @scenario()
 def legacy_core(t: T):
     """aliyun-python-sdk-core: AcsClient + CommonRequest, RPC HMAC-SHA1 signature, GET or POST."""

@@ -68,6 +68,7 @@ class Env:
         self.returned = start_return_server()
         self.doc = None
         self.biz = {}
+        self.videos = 0
 
     def run_idv(self, *args) -> str:
         out = subprocess.run([self.idv, *args], capture_output=True, text=True, env={**os.environ,
@@ -85,9 +86,12 @@ class Env:
         self.run_idv('video', 'still', '--picture', self.doc, '--max-size', '1280x960', '--in-card-frame',
                      '--out', self.camera)
 
-    def face_video(self, challenge: dict, kind='genuine', seed=1):
+    def face_video(self, challenge: dict, kind='genuine'):
+        # A new seed for every video: the same seed renders the same sway and reaction times, which the server's
+        # replay registry rightly recognises as a copy of the earlier capture (capture_replayed).
+        self.videos += 1
         self.run_idv('video', 'face', '--portrait', PORTRAIT, '--challenge', json.dumps(challenge), '--kind', kind,
-                     '--seed', str(seed), '--out', self.camera)
+                     '--seed', str(1000 + self.videos), '--out', self.camera)
 
     def initialize(self, product='eKYC', **extra) -> m.InitializeResponseBodyResult:
         biz = 'web' + os.urandom(6).hex()
@@ -169,7 +173,7 @@ def run_flow(env: Env, s: Session, url: str, name: str, face_kind='genuine', max
             attempts += 1
             assert attempts <= max_attempts, f'more than {max_attempts} face attempts'
             challenge = json.loads(s.attr('#app', 'data-challenge'))
-            env.face_video(challenge, kind=face_kind, seed=attempts)
+            env.face_video(challenge, kind=face_kind)
             shot(env, s, f'{name}-3-face-ready-{attempts}', ['#face-start'])
             s.click('#face-start')
             s.wait('the face capture', lambda: s.screen() != 'face-ready', 20)

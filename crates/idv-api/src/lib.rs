@@ -2,6 +2,7 @@
 //! schemes the official SDKs use. Pure data and pure functions: no HTTP server, no SQL, no images.
 
 pub mod check_result;
+pub mod delete;
 pub mod doc;
 pub mod doctype;
 pub mod error;
@@ -10,13 +11,16 @@ pub mod initialize;
 pub mod params;
 pub mod render;
 pub mod sign;
+pub mod verify_log;
 pub mod web;
 
 pub use check_result::{CheckResultRequest, CheckResultResult};
+pub use delete::{DeleteType, DeleteVerifyResultRequest, DeleteVerifyResultResult};
 pub use doctype::DocType;
 pub use error::{ApiError, ErrorBody, ErrorCode};
 pub use idv_flow::{ImageKind, SubCode, Verdict};
 pub use initialize::{InitializeRequest, InitializeResult, TransactionOptions};
+pub use verify_log::{CheckVerifyLogRequest, CheckVerifyLogResult};
 pub use web::{Language, WebStyle};
 
 /// The only API version this server speaks.

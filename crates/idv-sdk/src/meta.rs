@@ -88,7 +88,9 @@ mod tests {
         assert_eq!(CAPABILITIES.0, 15);
         assert!(sdk_version() >= MIN_SDK_VERSION);
         let mut web = phone(DeviceType::Web, "");
-        web.user_agent = Some("Mozilla/5.0 (X11; Linux x86_64)".into());
+        web.user_agent = Some(
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36".into(),
+        );
         for facts in [phone(DeviceType::Android, "14"), phone(DeviceType::Ios, "17.4"), web] {
             let json = get_meta_info(facts.clone());
             let meta = MetaInfo::parse(&json).unwrap_or_else(|e| panic!("{json}: {e}"));

@@ -28,6 +28,10 @@ pub struct ServerConfig {
     pub transaction_ttl: Duration,
     /// How long a finished transaction's evidence is kept when its merchant set no retention of its own.
     pub retention: Duration,
+    /// Wait before a failed callback's first retry; each next wait doubles (at most an hour).
+    pub callback_retry_base: Duration,
+    /// A callback not delivered this long after its transaction was created is given up (dead letter).
+    pub callback_give_up_after: Duration,
     /// A device session with no round for this long is closed as timed out.
     pub device_idle_timeout: Duration,
     /// How often expired nonces, overdue and idle transactions are swept.
@@ -76,6 +80,8 @@ impl ServerConfig {
             device_burst_per_address: 200.0,
             transaction_ttl: Duration::from_secs(30 * 60),
             retention: Duration::from_secs(30 * 24 * 3600),
+            callback_retry_base: Duration::from_secs(10),
+            callback_give_up_after: Duration::from_secs(24 * 3600),
             device_idle_timeout: Duration::from_secs(5 * 60),
             sweep_interval: Duration::from_secs(30),
             header_read_timeout: Duration::from_secs(30),
@@ -121,6 +127,12 @@ impl ServerConfig {
         }
         if self.transaction_ttl < Duration::from_secs(60) || self.transaction_ttl > Duration::from_secs(24 * 3600) {
             return Err(ConfigError("transaction lifetime must be between 1 minute and 24 hours".into()));
+        }
+        if self.callback_retry_base < Duration::from_secs(1) || self.callback_retry_base > Duration::from_secs(3600) {
+            return Err(ConfigError("callback retry wait must be between 1 second and 1 hour".into()));
+        }
+        if self.callback_give_up_after < self.callback_retry_base {
+            return Err(ConfigError("callbacks must be given up later than their first retry".into()));
         }
         if self.retention < Duration::from_secs(1) || self.retention > Duration::from_secs(10 * 365 * 24 * 3600) {
             return Err(ConfigError("retention must be between 1 second and 10 years".into()));

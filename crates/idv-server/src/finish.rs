@@ -13,18 +13,22 @@ pub(crate) async fn expire(state: &AppState, id: &str, why: Timeout, now: i64) -
     let bytes = serde_json::to_vec(&verdict).map_err(ServerError::internal)?;
     let won = state.store.expire(id, &bytes, now).await?;
     if won {
-        crate::callbacks::notify(state, id, &verdict).await;
+        crate::audit::audit_tx(state, "system", "transaction.expired", id, serde_json::json!({"reason": why.reason()}))
+            .await;
+        crate::callbacks::wake(state);
     }
     Ok(won)
 }
 
-/// The user cancelled on the device. Returns false when the transaction was already over.
-pub(crate) async fn cancel(state: &AppState, id: &str, now: i64) -> Result<bool, ServerError> {
+/// The flow was cancelled: by the user on the device (`actor` `device`), or by the merchant deleting an open
+/// transaction (its AccessKey id). Returns false when the transaction was already over.
+pub(crate) async fn cancel(state: &AppState, id: &str, actor: &str, now: i64) -> Result<bool, ServerError> {
     let verdict = idv_flow::cancelled();
     let bytes = serde_json::to_vec(&verdict).map_err(ServerError::internal)?;
     let won = state.store.cancel(id, &bytes, now).await?;
     if won {
-        crate::callbacks::notify(state, id, &verdict).await;
+        crate::audit::audit_tx(state, actor, "transaction.cancelled", id, serde_json::json!({})).await;
+        crate::callbacks::wake(state);
     }
     Ok(won)
 }
@@ -58,4 +62,60 @@ pub(crate) fn stored_verdict(tx: &idv_store::Transaction) -> Result<Option<Verdi
         None => Ok(None),
         Some(bytes) => serde_json::from_slice(bytes).map(Some).map_err(ServerError::internal),
     }
+}
+
+/// The decision to keep in the clear when a transaction's evidence is deleted: its verdict's, or the one kept
+/// by an earlier deletion.
+fn decision(tx: &idv_store::Transaction) -> Result<Option<idv_store::Decision>, ServerError> {
+    Ok(match stored_verdict(tx)? {
+        Some(v) => Some(idv_store::Decision { passed: v.passed, sub_code: v.sub_code.code().to_owned() }),
+        None => tx.decision.clone(),
+    })
+}
+
+/// Deletes `what` of a finished transaction's evidence, keeping its decision (`docs/data-protection.md`).
+pub(crate) async fn delete_evidence(
+    state: &AppState,
+    tx: &idv_store::Transaction,
+    what: idv_store::Evidence,
+    actor: &str,
+    now: i64,
+) -> Result<(), ServerError> {
+    let decision = decision(tx)?;
+    state.store.delete_evidence(&tx.id, what, decision.as_ref(), now).await?;
+    tracing::info!(transaction_id = %tx.id, deleted = what.as_str(), "evidence deleted");
+    crate::audit::audit(
+        state,
+        actor,
+        "evidence.deleted",
+        Some(&tx.id),
+        Some(&tx.merchant_id),
+        serde_json::json!({"what": what.as_str()}),
+    )
+    .await;
+    Ok(())
+}
+
+/// The retention sweep: every finished transaction past its merchant's retention (or the server's) loses all its
+/// evidence but the decision; then the key epochs no live data key needs are destroyed, so the deletions hold in
+/// old copies of the database too. A transaction that cannot be deleted is logged and skipped, as in the expiry
+/// sweep.
+pub(crate) async fn delete_retained(state: &AppState, now: i64) -> Result<(), ServerError> {
+    let default = state.config.retention.as_secs() as i64;
+    for id in state.store.due_for_deletion(default, now, 500).await? {
+        let result = async {
+            match state.store.get_transaction_for_device(&id).await? {
+                Some(tx) => delete_evidence(state, &tx, idv_store::Evidence::All, "system", now).await,
+                None => Ok(()),
+            }
+        }
+        .await;
+        if let Err(e) = result {
+            tracing::error!(transaction_id = %id, error = %e, "retention: could not delete this transaction's evidence; skipped");
+        }
+    }
+    for epoch in state.store.destroy_spent_key_epochs(now).await? {
+        tracing::info!(epoch = %epoch, "retention: key epoch destroyed");
+    }
+    Ok(())
 }

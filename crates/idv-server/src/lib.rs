@@ -7,6 +7,7 @@
 //! `web`) and its assets, `POST /device/v1/...` (the device API).
 
 mod actions;
+mod audit;
 mod auth;
 mod callbacks;
 mod config;
@@ -28,6 +29,7 @@ use axum::routing::get;
 use idv_crypto::Key;
 use idv_store::Store;
 
+pub use callbacks::signature as callback_signature;
 pub use config::{ConfigError, ServerConfig};
 pub use engines::{EngineLoadError, EngineSet, Engines};
 pub use error::ServerError;
@@ -51,6 +53,8 @@ pub struct AppState {
     pub(crate) engines: Engines,
     /// Outgoing HTTP (CallbackUrl notifications).
     pub(crate) http: reqwest::Client,
+    /// Wakes the callback worker when a transaction ends.
+    pub(crate) callbacks_due: tokio::sync::Notify,
 }
 
 impl AppState {
@@ -65,6 +69,7 @@ impl AppState {
         Arc::new(AppState {
             engines,
             http: callbacks::client(config.allow_private_callbacks),
+            callbacks_due: tokio::sync::Notify::new(),
             store,
             clientcfg_key: master.derive("clientcfg-mac"),
             web_link_key: master.derive("web-link"),
@@ -98,6 +103,7 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let sweeper = tokio::spawn(housekeeping(state.clone()));
+    let callbacks = tokio::spawn(callbacks::run(state.clone()));
     let c = &state.config;
     let limits = transport::ConnLimits {
         header_read_timeout: c.header_read_timeout,
@@ -108,6 +114,7 @@ pub async fn serve(
     let app = router(state);
     let result = transport::run(listener, app, limits, shutdown).await;
     sweeper.abort();
+    callbacks.abort();
     result
 }
 
@@ -129,6 +136,9 @@ async fn housekeeping(state: Arc<AppState>) {
         }
         if let Err(e) = finish::expire_overdue(&state, now).await {
             tracing::warn!(error = %e, "transaction expiry sweep failed");
+        }
+        if let Err(e) = finish::delete_retained(&state, now).await {
+            tracing::warn!(error = %e, "retention sweep failed");
         }
         state.limiter.prune();
         state.unauth_limiter.prune();

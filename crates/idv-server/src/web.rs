@@ -292,6 +292,8 @@ async fn open_flow(
         .await
         .map_err(|e| PageError::Internal(format!("{e:?}")))?
         .ok_or(PageError::Notice(StatusCode::GONE, Some(lang), "link-used"))?;
+    let detail = serde_json::json!({"session": session_id});
+    crate::audit::audit(state, "web", "device.started", Some(transaction_id), Some(&tx.merchant_id), detail).await;
     let cred = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&secret[..]);
     let api = format!("{}/device/v1", state.config.base_url());
     let cfg = ClientConfig {

@@ -14,8 +14,9 @@
 use zeroize::Zeroizing;
 
 use crate::{
-    Decision, Evidence, MAX_CAPTURE_HASH_DISTANCE, MAX_CAPTURE_HASHES_PER_CALL, MAX_FRAME_DIGESTS_PER_CALL,
-    MAX_SIMILAR_CAPTURES, Merchant, NewTransaction, RoundUpdate, Store, StoreError, Transaction, TxState,
+    CallbackAttempt, CallbackDue, CallbackOutcome, CallbackRecord, Decision, Evidence, MAX_CAPTURE_HASH_DISTANCE,
+    MAX_CAPTURE_HASHES_PER_CALL, MAX_FRAME_DIGESTS_PER_CALL, MAX_SIMILAR_CAPTURES, Merchant, NewTransaction,
+    RoundSummary, RoundUpdate, Store, StoreError, Transaction, TxState,
 };
 
 /// An expiry no check reaches: the value stays live for the whole run.
@@ -57,9 +58,12 @@ pub async fn store_contract(store: &dyn Store) {
     shredding_makes_sealed_data_unreadable_and_keeps_the_row(store).await;
     deleting_images_or_text_keeps_the_rest_and_the_decision(store).await;
     retention_picks_finished_transactions_by_their_merchants_retention(store).await;
+    callbacks_wait_for_the_end_are_leased_and_logged(store).await;
     shredding_keeps_frame_digests(store).await;
     a_shredded_open_transaction_can_still_be_closed(store).await;
     ping_answers(store).await;
+    audit_appends_take_increasing_seqs_in_a_verified_chain(store).await;
+    audit_entries_are_not_modified_by_later_appends(store).await;
 }
 
 fn random_id() -> String {
@@ -713,7 +717,14 @@ pub async fn deleting_images_or_text_keeps_the_rest_and_the_decision(store: &dyn
     let blob2 = store.put_blob(&t2, "face", b"face2", 18_211).await.unwrap();
     assert!(store.save_round(&t2, 1, finishing(1, b"flow1", TxState::Failed, b"failed", 18_212)).await.unwrap());
     let failed = Decision { passed: false, sub_code: "205".into() };
+    let rounds = store.list_rounds(&t2).await.unwrap();
+    assert_eq!(
+        rounds,
+        vec![RoundSummary { round: 1, step: "FACE".into(), outcome: "done".into(), at: 18_212 }],
+        "the drop-off log: step, outcome and time of each round"
+    );
     assert!(store.delete_evidence(&t2, Evidence::Text, Some(&failed), 18_213).await.unwrap());
+    assert!(store.list_rounds(&t2).await.unwrap().is_empty(), "the round log goes with the text");
     let tx2 = store.get_transaction(&m2, &t2).await.unwrap().unwrap();
     assert!(tx2.verdict.is_none() && tx2.options.is_none() && tx2.device_secret.is_none(), "the text is gone");
     assert!(store.get_device_session(&t2).await.unwrap().is_none(), "with the flow state");
@@ -759,6 +770,61 @@ pub async fn retention_picks_finished_transactions_by_their_merchants_retention(
     assert!(!store.set_merchant_retention("mch_none", Some(5)).await.unwrap());
 }
 
+pub async fn callbacks_wait_for_the_end_are_leased_and_logged(store: &dyn Store) {
+    let (m, t) = in_progress(store, 18_500, FAR).await;
+    store.enqueue_callback(&t, &m, b"https://shop.example/cb?token=x", 18_500).await.unwrap();
+    store.enqueue_callback(&t, &m, b"other", 18_500).await.unwrap();
+    let mine = |v: Vec<CallbackDue>| v.into_iter().filter(|c| c.transaction_id == t).collect::<Vec<_>>();
+    assert!(mine(store.claim_due_callbacks(18_501, 18_561, LISTING).await.unwrap()).is_empty(), "not before the end");
+    assert!(store.save_round(&t, 1, finishing(1, b"f", TxState::Completed, b"v", 18_502)).await.unwrap());
+    let due = mine(store.claim_due_callbacks(18_503, 18_563, LISTING).await.unwrap());
+    assert_eq!(due.len(), 1);
+    assert_eq!(
+        (&due[0].request[..], due[0].attempts, due[0].merchant_id.as_str()),
+        (&b"https://shop.example/cb?token=x"[..], 0, m.as_str()),
+        "enqueued once, first request kept"
+    );
+    assert!(mine(store.claim_due_callbacks(18_504, 18_564, LISTING).await.unwrap()).is_empty(), "leased");
+    assert!(store.claim_due_callbacks(18_504, 18_504, LISTING).await.is_err());
+    let failed = CallbackAttempt { attempt: 1, at: 18_505, status: Some(500), error: None };
+    assert!(
+        store
+            .record_callback_attempt(&t, failed.clone(), CallbackOutcome::Retry { next_attempt_at: 18_510 })
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store.record_callback_attempt(&t, failed, CallbackOutcome::Dead).await.unwrap(),
+        "the same attempt counts once"
+    );
+    assert!(mine(store.claim_due_callbacks(18_509, 18_569, LISTING).await.unwrap()).is_empty(), "backing off");
+    let due = mine(store.claim_due_callbacks(18_510, 18_570, LISTING).await.unwrap());
+    assert_eq!(due[0].attempts, 1);
+    let ok = CallbackAttempt { attempt: 2, at: 18_511, status: Some(200), error: None };
+    assert!(store.record_callback_attempt(&t, ok, CallbackOutcome::Delivered).await.unwrap());
+    assert!(
+        mine(store.claim_due_callbacks(i64::MAX / 2, i64::MAX / 2 + 1, LISTING).await.unwrap()).is_empty(),
+        "delivered: done"
+    );
+    let listed: Vec<CallbackRecord> = store
+        .list_callbacks(Some("delivered"), LISTING)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|c| c.transaction_id == t)
+        .collect();
+    assert_eq!(listed.len(), 1);
+    assert_eq!((listed[0].state.as_str(), listed[0].attempts, listed[0].log.len()), ("delivered", 2, 2));
+    assert_eq!(listed[0].log[0].status, Some(500));
+    assert!(store.list_callbacks(Some("dead"), LISTING).await.unwrap().iter().all(|c| c.transaction_id != t));
+
+    let s1 = store.merchant_callback_secret(&m).await.unwrap().expect("the merchant exists");
+    let s2 = store.merchant_callback_secret(&m).await.unwrap().unwrap();
+    assert_eq!(*s1, *s2, "created once, then the same");
+    assert!(s1.len() >= 32);
+    assert!(store.merchant_callback_secret("mch_none").await.unwrap().is_none());
+}
+
 pub async fn shredding_keeps_frame_digests(store: &dyn Store) {
     let (_, t) = in_progress(store, 18_100, FAR).await;
     let d = digest();
@@ -780,4 +846,60 @@ pub async fn a_shredded_open_transaction_can_still_be_closed(store: &dyn Store) 
 
 pub async fn ping_answers(store: &dyn Store) {
     store.ping().await.unwrap();
+}
+
+/// Every audit entry in the store, read in pages as the verifier does.
+async fn all_audit_entries(store: &dyn Store) -> Vec<crate::AuditEntry> {
+    let mut all = Vec::new();
+    loop {
+        let page = store.audit_entries(all.last().map_or(0, |e: &crate::AuditEntry| e.seq), 7).await.unwrap();
+        if page.is_empty() {
+            return all;
+        }
+        all.extend(page);
+    }
+}
+
+fn audit_entry<'a>(at: i64, action: &'a str, tx: Option<&'a str>, detail: &'a str) -> crate::NewAuditEntry<'a> {
+    crate::NewAuditEntry { at, actor: "system", action, transaction_id: tx, merchant_id: Some("mch_contract"), detail }
+}
+
+pub async fn audit_appends_take_increasing_seqs_in_a_verified_chain(store: &dyn Store) {
+    let t = random_id();
+    let mut seqs = Vec::new();
+    for (i, action) in ["transaction.created", "device.started", "transaction.finished"].into_iter().enumerate() {
+        seqs.push(store.append_audit(audit_entry(20_000 + i as i64, action, Some(&t), r#"{"n":1}"#)).await.unwrap());
+    }
+    seqs.push(store.append_audit(audit_entry(20_003, "merchant.created", None, "{}")).await.unwrap());
+    assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "consecutive seqs: {seqs:?}");
+    let all = all_audit_entries(store).await;
+    assert_eq!(crate::verify_chain(&all), Ok(all.len()), "the whole log is one intact chain");
+    assert_eq!(all.first().map(|e| (e.seq, e.prev_hash)), Some((1, crate::AUDIT_GENESIS)));
+    let mine: Vec<_> = all.iter().filter(|e| seqs.contains(&e.seq)).collect();
+    assert_eq!(mine.len(), 4);
+    assert_eq!(
+        (mine[0].actor.as_str(), mine[0].action.as_str(), mine[0].transaction_id.as_deref(), mine[0].at),
+        ("system", "transaction.created", Some(t.as_str()), 20_000)
+    );
+    assert_eq!((mine[3].transaction_id.as_deref(), mine[3].detail.as_str()), (None, "{}"));
+    assert_eq!(mine[0].merchant_id.as_deref(), Some("mch_contract"));
+    let page = store.audit_entries(seqs[0], 2).await.unwrap();
+    assert_eq!(page.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![seqs[1], seqs[2]], "after_seq and limit");
+}
+
+pub async fn audit_entries_are_not_modified_by_later_appends(store: &dyn Store) {
+    let first = store.append_audit(audit_entry(20_100, "result.read", Some(&random_id()), "{}")).await.unwrap();
+    let before = all_audit_entries(store).await;
+    let append = |at| store.append_audit(audit_entry(at, "image.processed", None, "{}"));
+    let (a, b, c, d) = tokio::join!(append(20_101), append(20_102), append(20_103), append(20_104));
+    let seqs = vec![a.unwrap(), b.unwrap(), c.unwrap(), d.unwrap()];
+    let mut sorted = seqs.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted.len(), 4, "concurrent appends take distinct seqs: {seqs:?}");
+    assert!(sorted[0] > first);
+    let after = all_audit_entries(store).await;
+    assert_eq!(after[..before.len()], before[..], "earlier entries are unchanged");
+    assert_eq!(after.len(), before.len() + 4);
+    assert_eq!(crate::verify_chain(&after), Ok(after.len()));
 }

@@ -11,6 +11,7 @@
 //! DIR/keys/S-L.key   key epochs: the keys that wrap the transactions' data keys, destroyed when spent (`keyring`)
 //! ```
 
+mod audit;
 mod blobs;
 #[cfg(feature = "contract")]
 pub mod contract;
@@ -19,6 +20,7 @@ pub mod keyring;
 mod model;
 mod sqlite;
 
+pub use audit::{AUDIT_GENESIS, ChainBreak, ChainVerifier, audit_hash, verify_chain};
 pub use datadir::{MasterKeySource, load_master_key, read_key_file as read_master_key_file};
 pub use model::*;
 pub use sqlite::{DEFAULT_KEY_EPOCH_S, SqliteStore};
@@ -242,6 +244,40 @@ pub trait Store: Send + Sync + 'static {
     /// Destroys the keys of the key epochs that ended at or before `now` and wrap no live data key any more;
     /// returns their names. After this no copy of the database can open the data keys those epochs wrapped.
     async fn destroy_spent_key_epochs(&self, now: i64) -> Result<Vec<String>>;
+
+    /// Records that `transaction_id` owes its merchant a callback, `request` (opaque to the store, sealed) being
+    /// what to send. Written at Initialize, so the debt exists before the transaction can end. Once only: a second
+    /// call for the same transaction changes nothing.
+    async fn enqueue_callback(&self, transaction_id: &str, merchant_id: &str, request: &[u8], now: i64) -> Result<()>;
+    /// Claims, for one sender until `lease_until`, the pending callbacks due at `now` whose transaction is final
+    /// (at most `limit`, longest due first): they are not returned again before the lease ends unless an attempt is
+    /// recorded. `lease_until` must be after `now` ([`StoreError::InvalidInput`]).
+    async fn claim_due_callbacks(&self, now: i64, lease_until: i64, limit: i64) -> Result<Vec<CallbackDue>>;
+    /// Records one delivery attempt and what follows it, if it is the attempt after the last one recorded and the
+    /// callback is still pending (false otherwise: another sender got there first, nothing is written).
+    async fn record_callback_attempt(
+        &self,
+        transaction_id: &str,
+        attempt: CallbackAttempt,
+        outcome: CallbackOutcome,
+    ) -> Result<bool>;
+    /// The outbox, oldest first, optionally only in one state (`pending`, `delivered`, `dead`), with every
+    /// attempt: for the operator.
+    async fn list_callbacks(&self, state: Option<&str>, limit: i64) -> Result<Vec<CallbackRecord>>;
+    /// The key a merchant's callbacks are signed with, created on first use; `None` for no such merchant.
+    async fn merchant_callback_secret(&self, merchant_id: &str) -> Result<Option<Zeroizing<String>>>;
+
+    /// The rounds recorded for a transaction, in order: step, outcome and time only (the measured detail is
+    /// sealed and not returned). Empty once its text evidence was deleted.
+    async fn list_rounds(&self, transaction_id: &str) -> Result<Vec<RoundSummary>>;
+
+    // Audit log.
+    /// Appends an entry to the audit log in one write transaction: reads the last entry's hash, takes the next
+    /// seq (1 for the first) and stores the entry with its hash ([`audit_hash`]); returns the seq. Entries are
+    /// never updated or deleted.
+    async fn append_audit(&self, e: NewAuditEntry<'_>) -> Result<i64>;
+    /// Audit entries with seq over `after_seq`, in seq order, at most `limit`.
+    async fn audit_entries(&self, after_seq: i64, limit: i64) -> Result<Vec<AuditEntry>>;
 
     /// Cheap liveness check of the backing database, for /healthz.
     async fn ping(&self) -> Result<()>;

@@ -80,8 +80,9 @@ pub struct NewTransaction {
     pub device_secret: Zeroizing<Vec<u8>>,
     pub created_at: i64,
     pub expires_at: i64,
-    /// When its evidence is expected to be deleted at the latest (expiry plus the retention in force): picks the
-    /// key epoch whose key wraps the data key, so that key can be destroyed soon after.
+    /// The earliest its evidence can be due for deletion (creation plus the retention in force): picks the key
+    /// epoch whose key wraps the data key. An epoch's key is destroyed once the epoch has ended and none of its
+    /// data keys is still live, so a transaction that finishes later keeps it until it is deleted itself.
     pub retain_until: i64,
 }
 
@@ -170,6 +171,60 @@ pub struct DeviceSession {
     pub updated_at: i64,
 }
 
+/// A callback claimed for delivery.
+pub struct CallbackDue {
+    pub transaction_id: String,
+    pub merchant_id: String,
+    /// What to send, as enqueued (opened).
+    pub request: Zeroizing<Vec<u8>>,
+    /// Attempts made so far.
+    pub attempts: u32,
+    pub created_at: i64,
+}
+
+/// One delivery attempt: its number (from 1), time, and the merchant's HTTP status or why there was none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallbackAttempt {
+    pub attempt: u32,
+    pub at: i64,
+    pub status: Option<u16>,
+    pub error: Option<String>,
+}
+
+/// What follows an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallbackOutcome {
+    Delivered,
+    Retry {
+        next_attempt_at: i64,
+    },
+    /// Given up: the dead-letter state, for the operator.
+    Dead,
+}
+
+/// A callback in the outbox, for the operator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallbackRecord {
+    pub transaction_id: String,
+    pub merchant_id: String,
+    /// `pending`, `delivered`, `dead`.
+    pub state: String,
+    pub attempts: u32,
+    pub next_attempt_at: i64,
+    pub created_at: i64,
+    pub log: Vec<CallbackAttempt>,
+}
+
+/// One recorded round, without its sealed detail (the drop-off log).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoundSummary {
+    pub round: u32,
+    pub step: String,
+    /// `next`, `retake:<reason code>`, `done`, `exhausted`.
+    pub outcome: String,
+    pub at: i64,
+}
+
 /// What one round changes.
 pub struct RoundUpdate<'a> {
     pub state: &'a [u8],
@@ -183,4 +238,47 @@ pub struct RoundUpdate<'a> {
     /// refuses an open one) and the verdict.
     pub finish: Option<(TxState, &'a [u8])>,
     pub now: i64,
+}
+
+/// One audit log entry as stored: who did what, when, to which transaction and merchant (ids only, never
+/// personal data), chained to the entry before it by [`crate::audit_hash`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    pub seq: i64,
+    pub at: i64,
+    /// An AccessKey id, or `admin`, `device`, `web`, `system`.
+    pub actor: String,
+    /// e.g. `transaction.created`, `result.read`.
+    pub action: String,
+    pub transaction_id: Option<String>,
+    pub merchant_id: Option<String>,
+    /// A JSON object with ids, states and flags only.
+    pub detail: String,
+    pub prev_hash: [u8; 32],
+    pub hash: [u8; 32],
+}
+
+/// An audit log entry to append; the store assigns its seq and hashes.
+#[derive(Debug, Clone, Copy)]
+pub struct NewAuditEntry<'a> {
+    pub at: i64,
+    pub actor: &'a str,
+    pub action: &'a str,
+    pub transaction_id: Option<&'a str>,
+    pub merchant_id: Option<&'a str>,
+    pub detail: &'a str,
+}
+
+impl AuditEntry {
+    /// The fields the hash covers, as appended.
+    pub fn as_new(&self) -> NewAuditEntry<'_> {
+        NewAuditEntry {
+            at: self.at,
+            actor: &self.actor,
+            action: &self.action,
+            transaction_id: self.transaction_id.as_deref(),
+            merchant_id: self.merchant_id.as_deref(),
+            detail: &self.detail,
+        }
+    }
 }

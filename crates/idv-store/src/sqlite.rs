@@ -15,10 +15,12 @@ use zeroize::Zeroizing;
 use crate::blobs::BlobDir;
 use crate::keyring::{self, KeyEpochs};
 use crate::{
-    AccessKey, AuthKey, Decision, DeviceSession, Evidence, MAX_CAPTURE_CANDIDATE_ROWS, MAX_CAPTURE_FINGERPRINT_BYTES,
-    MAX_CAPTURE_HASH_DISTANCE, MAX_CAPTURE_HASHES_PER_CALL, MAX_FRAME_DIGESTS_PER_CALL, MAX_SIMILAR_CAPTURES, Merchant,
-    NewTransaction, Result, RoundUpdate, Store, StoreError, Transaction, TxState,
+    AccessKey, AuthKey, CallbackAttempt, CallbackDue, CallbackOutcome, CallbackRecord, Decision, DeviceSession,
+    Evidence, MAX_CAPTURE_CANDIDATE_ROWS, MAX_CAPTURE_FINGERPRINT_BYTES, MAX_CAPTURE_HASH_DISTANCE,
+    MAX_CAPTURE_HASHES_PER_CALL, MAX_FRAME_DIGESTS_PER_CALL, MAX_SIMILAR_CAPTURES, Merchant, NewTransaction, Result,
+    RoundSummary, RoundUpdate, Store, StoreError, Transaction, TxState,
 };
+use crate::{AuditEntry, NewAuditEntry, audit_hash};
 
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_init.sql")),
@@ -27,6 +29,8 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("../migrations/0004_round_claim.sql")),
     (5, include_str!("../migrations/0005_capture_fingerprints.sql")),
     (6, include_str!("../migrations/0006_retention.sql")),
+    (7, include_str!("../migrations/0007_callbacks.sql")),
+    (8, include_str!("../migrations/0008_audit.sql")),
 ];
 
 pub struct SqliteStore {
@@ -39,6 +43,8 @@ pub struct SqliteStore {
     kek_secret: Key,
     /// Wraps the data keys of transactions created before key epochs.
     kek_dek: Key,
+    /// Seals the outbox's callback requests (they hold the merchant's callbackToken).
+    kek_callback: Key,
     epochs: KeyEpochs,
 }
 
@@ -130,6 +136,7 @@ impl SqliteStore {
             blobs: BlobDir::open(dir.join("blobs"))?,
             kek_secret: master.derive("accesskey-secret"),
             kek_dek: master.derive("dek-wrap"),
+            kek_callback: master.derive("callback-request"),
             epochs: KeyEpochs::open(dir.join("keys"), master, key_epoch_s)?,
         };
         store.migrate(now).await?;
@@ -309,6 +316,11 @@ impl SqliteStore {
         .await?;
         Ok(r.rows_affected() == 1)
     }
+}
+
+/// A stored audit hash, which must be 32 bytes.
+fn hash32(bytes: Vec<u8>, seq: i64) -> Result<[u8; 32]> {
+    bytes.try_into().map_err(|_| StoreError::Corrupt(format!("audit entry {seq}: a hash is not 32 bytes")))
 }
 
 fn evidence(s: &str) -> Result<Evidence> {
@@ -625,7 +637,7 @@ impl Store for SqliteStore {
 
     async fn create_transaction(&self, tx: NewTransaction) -> Result<()> {
         let dek = Key::random();
-        let (epoch, epoch_key) = self.epochs.for_deadline(tx.retain_until.max(tx.expires_at))?;
+        let (epoch, epoch_key) = self.epochs.for_deadline(tx.retain_until)?;
         sqlx::query(
             "INSERT INTO transactions (id, merchant_id, merchant_biz_id, product, state, dek_wrapped, key_epoch, options_sealed, device_secret_sealed, created_at, updated_at, expires_at) \
              VALUES (?, ?, ?, ?, 'initialized', ?, ?, ?, ?, ?, ?, ?)",
@@ -975,6 +987,186 @@ impl Store for SqliteStore {
         Ok(r.rows_affected() == 1)
     }
 
+    async fn enqueue_callback(&self, transaction_id: &str, merchant_id: &str, request: &[u8], now: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO callback_outbox (transaction_id, merchant_id, request_sealed, state, next_attempt_at, created_at, updated_at) \
+             VALUES (?, ?, ?, 'pending', ?, ?, ?) ON CONFLICT (transaction_id) DO NOTHING",
+        )
+        .bind(transaction_id)
+        .bind(merchant_id)
+        .bind(self.kek_callback.seal(request, &ctx("callback", transaction_id)))
+        .bind(now)
+        .bind(now)
+        .bind(now)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn claim_due_callbacks(&self, now: i64, lease_until: i64, limit: i64) -> Result<Vec<CallbackDue>> {
+        if lease_until <= now {
+            return Err(StoreError::InvalidInput("a callback lease must end after now".into()));
+        }
+        let rows = sqlx::query(
+            "UPDATE callback_outbox SET next_attempt_at = ?, updated_at = ? WHERE transaction_id IN ( \
+               SELECT o.transaction_id FROM callback_outbox o JOIN transactions t ON t.id = o.transaction_id \
+               WHERE o.state = 'pending' AND o.next_attempt_at <= ? AND t.state NOT IN ('initialized', 'in_progress') \
+               ORDER BY o.next_attempt_at LIMIT ?) \
+             RETURNING transaction_id, merchant_id, request_sealed, attempts, created_at",
+        )
+        .bind(lease_until)
+        .bind(now)
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&self.writer)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let id: String = r.try_get("transaction_id")?;
+                let sealed: Vec<u8> = r.try_get("request_sealed")?;
+                Ok(CallbackDue {
+                    request: self.kek_callback.open(&sealed, &ctx("callback", &id))?,
+                    merchant_id: r.try_get("merchant_id")?,
+                    attempts: r.try_get::<i64, _>("attempts")? as u32,
+                    created_at: r.try_get("created_at")?,
+                    transaction_id: id,
+                })
+            })
+            .collect()
+    }
+
+    async fn record_callback_attempt(
+        &self,
+        transaction_id: &str,
+        attempt: CallbackAttempt,
+        outcome: CallbackOutcome,
+    ) -> Result<bool> {
+        let (state, next) = match outcome {
+            CallbackOutcome::Delivered => ("delivered", attempt.at),
+            CallbackOutcome::Retry { next_attempt_at } => ("pending", next_attempt_at),
+            CallbackOutcome::Dead => ("dead", attempt.at),
+        };
+        let mut tx = self.writer.begin().await?;
+        // Counted only as the attempt after the last one recorded: a worker whose lease ran out meanwhile does
+        // not count twice.
+        let r = sqlx::query(
+            "UPDATE callback_outbox SET attempts = ?, state = ?, next_attempt_at = ?, updated_at = ? \
+             WHERE transaction_id = ? AND attempts = ? AND state = 'pending'",
+        )
+        .bind(i64::from(attempt.attempt))
+        .bind(state)
+        .bind(next)
+        .bind(attempt.at)
+        .bind(transaction_id)
+        .bind(i64::from(attempt.attempt) - 1)
+        .execute(&mut *tx)
+        .await?;
+        if r.rows_affected() == 0 {
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO callback_attempts (transaction_id, attempt, at, status, error) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(transaction_id)
+        .bind(i64::from(attempt.attempt))
+        .bind(attempt.at)
+        .bind(attempt.status.map(i64::from))
+        .bind(attempt.error.as_deref())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn list_callbacks(&self, state: Option<&str>, limit: i64) -> Result<Vec<CallbackRecord>> {
+        let rows = sqlx::query(
+            "SELECT transaction_id, merchant_id, state, attempts, next_attempt_at, created_at FROM callback_outbox \
+             WHERE ? IS NULL OR state = ? ORDER BY created_at, transaction_id LIMIT ?",
+        )
+        .bind(state)
+        .bind(state)
+        .bind(limit)
+        .fetch_all(&self.reader)
+        .await?;
+        let mut out = Vec::new();
+        for r in &rows {
+            let id: String = r.try_get("transaction_id")?;
+            let log = sqlx::query(
+                "SELECT attempt, at, status, error FROM callback_attempts WHERE transaction_id = ? ORDER BY attempt",
+            )
+            .bind(&id)
+            .fetch_all(&self.reader)
+            .await?
+            .iter()
+            .map(|a| {
+                Ok(CallbackAttempt {
+                    attempt: a.try_get::<i64, _>("attempt")? as u32,
+                    at: a.try_get("at")?,
+                    status: a.try_get::<Option<i64>, _>("status")?.map(|s| s as u16),
+                    error: a.try_get("error")?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+            out.push(CallbackRecord {
+                transaction_id: id,
+                merchant_id: r.try_get("merchant_id")?,
+                state: r.try_get("state")?,
+                attempts: r.try_get::<i64, _>("attempts")? as u32,
+                next_attempt_at: r.try_get("next_attempt_at")?,
+                created_at: r.try_get("created_at")?,
+                log,
+            });
+        }
+        Ok(out)
+    }
+
+    async fn merchant_callback_secret(&self, merchant_id: &str) -> Result<Option<Zeroizing<String>>> {
+        let open = |sealed: &[u8]| -> Result<Zeroizing<String>> {
+            let raw = self.kek_secret.open(sealed, &ctx("callback-secret", merchant_id))?;
+            Ok(Zeroizing::new(
+                String::from_utf8(raw.to_vec()).map_err(|_| StoreError::Corrupt("callback secret".into()))?,
+            ))
+        };
+        let row = sqlx::query("SELECT callback_secret_sealed FROM merchants WHERE id = ?")
+            .bind(merchant_id)
+            .fetch_optional(&self.reader)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        if let Some(sealed) = row.try_get::<Option<Vec<u8>>, _>("callback_secret_sealed")? {
+            return open(&sealed).map(Some);
+        }
+        let secret = Zeroizing::new(idv_crypto::random_hex(32));
+        // The first writer's secret wins; a concurrent creation reads it back.
+        sqlx::query("UPDATE merchants SET callback_secret_sealed = ? WHERE id = ? AND callback_secret_sealed IS NULL")
+            .bind(self.kek_secret.seal(secret.as_bytes(), &ctx("callback-secret", merchant_id)))
+            .bind(merchant_id)
+            .execute(&self.writer)
+            .await?;
+        let sealed: Option<Vec<u8>> = sqlx::query_scalar("SELECT callback_secret_sealed FROM merchants WHERE id = ?")
+            .bind(merchant_id)
+            .fetch_one(&self.writer)
+            .await?;
+        sealed.map(|s| open(&s)).transpose()
+    }
+
+    async fn list_rounds(&self, transaction_id: &str) -> Result<Vec<RoundSummary>> {
+        let rows =
+            sqlx::query("SELECT round, step, outcome, created_at FROM rounds WHERE transaction_id = ? ORDER BY round")
+                .bind(transaction_id)
+                .fetch_all(&self.reader)
+                .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(RoundSummary {
+                    round: r.try_get::<i64, _>("round")? as u32,
+                    step: r.try_get("step")?,
+                    outcome: r.try_get("outcome")?,
+                    at: r.try_get("created_at")?,
+                })
+            })
+            .collect()
+    }
+
     async fn destroy_spent_key_epochs(&self, now: i64) -> Result<Vec<String>> {
         let mut destroyed = Vec::new();
         for epoch in self.epochs.list()? {
@@ -992,6 +1184,65 @@ impl Store for SqliteStore {
             }
         }
         Ok(destroyed)
+    }
+
+    // Audit log.
+    async fn append_audit(&self, e: NewAuditEntry<'_>) -> Result<i64> {
+        // BEGIN IMMEDIATE takes the write lock before reading the last entry, so no other writer (another process
+        // included) can take the same seq or chain to the same hash.
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let last: Option<(i64, Vec<u8>)> = sqlx::query_as("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(&mut *tx)
+            .await?;
+        let (seq, prev) = match last {
+            Some((seq, hash)) => (seq + 1, hash32(hash, seq)?),
+            None => (1, crate::AUDIT_GENESIS),
+        };
+        let hash = audit_hash(&prev, seq, &e);
+        sqlx::query(
+            "INSERT INTO audit_log (seq, at, actor, action, transaction_id, merchant_id, detail, prev_hash, hash) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(seq)
+        .bind(e.at)
+        .bind(e.actor)
+        .bind(e.action)
+        .bind(e.transaction_id)
+        .bind(e.merchant_id)
+        .bind(e.detail)
+        .bind(&prev[..])
+        .bind(&hash[..])
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(seq)
+    }
+
+    async fn audit_entries(&self, after_seq: i64, limit: i64) -> Result<Vec<AuditEntry>> {
+        let rows = sqlx::query(
+            "SELECT seq, at, actor, action, transaction_id, merchant_id, detail, prev_hash, hash FROM audit_log \
+             WHERE seq > ? ORDER BY seq LIMIT ?",
+        )
+        .bind(after_seq)
+        .bind(limit)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let seq: i64 = r.try_get("seq")?;
+                Ok(AuditEntry {
+                    seq,
+                    at: r.try_get("at")?,
+                    actor: r.try_get("actor")?,
+                    action: r.try_get("action")?,
+                    transaction_id: r.try_get("transaction_id")?,
+                    merchant_id: r.try_get("merchant_id")?,
+                    detail: r.try_get("detail")?,
+                    prev_hash: hash32(r.try_get("prev_hash")?, seq)?,
+                    hash: hash32(r.try_get("hash")?, seq)?,
+                })
+            })
+            .collect()
     }
 
     async fn ping(&self) -> Result<()> {

@@ -113,6 +113,22 @@ struct ServeArgs {
     /// Lifetime of a transaction on the device side, in seconds.
     #[arg(long, default_value_t = 1800)]
     transaction_ttl: u64,
+    /// How long finished transactions keep their evidence when their merchant set no retention (`30d`, `12h`,
+    /// `90s`; seconds if no unit). Then all of it but the decision is deleted (docs/data-protection.md).
+    #[arg(long, default_value = "30d")]
+    retention: String,
+    /// Span of one key epoch: a deletion holds in old copies of the database at most this long after it was due.
+    #[arg(long, default_value = "1d")]
+    key_epoch: String,
+    /// Wait before a failed callback's first retry (each next one doubles, at most an hour apart), e.g. `10s`.
+    #[arg(long, default_value = "10s")]
+    callback_retry: String,
+    /// A callback still undelivered this long after its transaction began is given up (a dead letter).
+    #[arg(long, default_value = "1d")]
+    callback_give_up: String,
+    /// How often the housekeeping sweep runs (expiry, retention, purges), e.g. `30s`.
+    #[arg(long, default_value = "30s")]
+    sweep_interval: String,
     /// Seconds a client has to send a request's headers (also the keep-alive idle limit between requests).
     #[arg(long, default_value_t = 30.0)]
     header_timeout: f64,
@@ -169,6 +185,36 @@ enum AdminCommand {
         #[command(subcommand)]
         command: AccessKeyCommand,
     },
+    /// The CallbackUrl outbox: every owed callback with its delivery attempts; `--state dead` shows the
+    /// dead letters (given up).
+    Callbacks {
+        #[command(flatten)]
+        data: DataArgs,
+        /// pending, delivered or dead.
+        #[arg(long)]
+        state: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The audit log (ARCHITECTURE.md, "Audit log").
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Walks the hash chain from the first entry and names the first broken one; exit code 1 if it is broken.
+    /// Appends nothing.
+    Verify {
+        #[command(flatten)]
+        data: DataArgs,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -187,6 +233,46 @@ enum MerchantCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The key this merchant's callbacks are signed with (created on first use): the merchant checks the
+    /// `x-idv-signature` header of each callback with it (docs/data-protection.md, "Callbacks").
+    CallbackSecret {
+        #[command(flatten)]
+        data: DataArgs,
+        #[arg(long)]
+        merchant: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// How long this merchant's finished transactions keep their evidence (`7d`, `12h`, `90s`), or `default` for
+    /// the server's `--retention`. Applies to its existing transactions too.
+    SetRetention {
+        #[command(flatten)]
+        data: DataArgs,
+        #[arg(long)]
+        merchant: String,
+        #[arg(long)]
+        retention: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// A duration as the flags take it: a whole number with an optional unit s, m, h or d (seconds by default).
+fn parse_duration(flag: &str, s: &str) -> Result<Duration> {
+    let s = s.trim();
+    let (num, unit) = match s.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => (&s[..i], &s[i..]),
+        None => (s, "s"),
+    };
+    let n: u64 = num.parse().map_err(|_| anyhow::anyhow!("--{flag} {s:?}: expected a number with s, m, h or d"))?;
+    let mult = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => bail!("--{flag} {s:?}: the unit must be s, m, h or d"),
+    };
+    n.checked_mul(mult).map(Duration::from_secs).ok_or_else(|| anyhow::anyhow!("--{flag} {s:?} is too long"))
 }
 
 #[derive(Subcommand)]
@@ -233,6 +319,10 @@ fn init_logging() {
 }
 
 async fn open_store(args: &DataArgs) -> Result<(SqliteStore, idv_crypto::Key)> {
+    open_store_with(args, idv_store::DEFAULT_KEY_EPOCH_S).await
+}
+
+async fn open_store_with(args: &DataArgs, key_epoch_s: i64) -> Result<(SqliteStore, idv_crypto::Key)> {
     let env_key = std::env::var("IDV_MASTER_KEY").ok();
     // A key file on another disk gets the same permission check as DIR/master.key.
     let (key, source) = match &args.master_key_file {
@@ -240,7 +330,8 @@ async fn open_store(args: &DataArgs) -> Result<(SqliteStore, idv_crypto::Key)> {
         None => idv_store::load_master_key(&args.data, env_key.as_deref())?,
     };
     tracing::debug!(?source, "master key loaded");
-    let store = SqliteStore::open(&args.data, &key, time::OffsetDateTime::now_utc().unix_timestamp())
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let store = SqliteStore::open_with_key_epochs(&args.data, &key, now, key_epoch_s)
         .await
         .with_context(|| format!("opening data directory {}", args.data.display()))?;
     Ok((store, key))
@@ -260,6 +351,14 @@ async fn serve(args: ServeArgs) -> Result<()> {
     config.rate_limit_burst = args.rate_burst;
     config.max_body_bytes = args.max_body_bytes;
     config.transaction_ttl = Duration::from_secs(args.transaction_ttl);
+    config.retention = parse_duration("retention", &args.retention)?;
+    config.sweep_interval = parse_duration("sweep-interval", &args.sweep_interval)?;
+    config.callback_retry_base = parse_duration("callback-retry", &args.callback_retry)?;
+    config.callback_give_up_after = parse_duration("callback-give-up", &args.callback_give_up)?;
+    let key_epoch = parse_duration("key-epoch", &args.key_epoch)?;
+    if key_epoch < Duration::from_secs(1) || key_epoch > Duration::from_secs(31 * 86_400) {
+        bail!("--key-epoch must be between 1 second and 31 days");
+    }
     let secs = |flag: &str, v: f64| {
         Duration::try_from_secs_f64(v).map_err(|_| anyhow::anyhow!("--{flag} must be a number of seconds"))
     };
@@ -281,7 +380,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
     // Models next: a server without its models must not start and answer as if it could verify.
     let assets = idv_vision::Assets::new(&args.assets);
     let engines = tokio::task::spawn_blocking(move || idv_server::Engines::load(&assets, workers)).await??;
-    let (store, key) = open_store(&args.data).await?;
+    let (store, key) = open_store_with(&args.data, key_epoch.as_secs() as i64).await?;
     let listener =
         tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
     let addr = listener.local_addr()?;
@@ -339,6 +438,7 @@ async fn admin(cmd: AdminCommand) -> Result<()> {
                     serde_json::json!({"MerchantId": m.id, "Name": m.name}),
                     format!("merchant {} created ({})", m.id, m.name),
                 );
+                admin_audit(&store, "merchant.created", &m.id, serde_json::json!({})).await;
             }
             MerchantCommand::List { data, json } => {
                 let (store, _) = open_store(&data).await?;
@@ -354,6 +454,39 @@ async fn admin(cmd: AdminCommand) -> Result<()> {
                     .join("\n");
                 print(json, serde_json::json!({"Merchants": v}), text);
             }
+            MerchantCommand::CallbackSecret { data, merchant, json } => {
+                let (store, _) = open_store(&data).await?;
+                let Some(secret) = store.merchant_callback_secret(&merchant).await? else {
+                    bail!("no merchant {merchant}");
+                };
+                print(
+                    json,
+                    serde_json::json!({"MerchantId": merchant, "CallbackSecret": secret.as_str()}),
+                    secret.to_string(),
+                );
+            }
+            MerchantCommand::SetRetention { data, merchant, retention, json } => {
+                let secs = match retention.as_str() {
+                    "default" => None,
+                    r => {
+                        let d = parse_duration("retention", r)?;
+                        if d < Duration::from_secs(1) || d > Duration::from_secs(10 * 365 * 86_400) {
+                            bail!("--retention must be between 1 second and 10 years");
+                        }
+                        Some(d.as_secs() as i64)
+                    }
+                };
+                let (store, _) = open_store(&data).await?;
+                if !store.set_merchant_retention(&merchant, secs).await? {
+                    bail!("no merchant {merchant}");
+                }
+                let shown = secs.map_or("default".to_owned(), |s| format!("{s} s"));
+                print(
+                    json,
+                    serde_json::json!({"MerchantId": merchant, "RetentionSeconds": secs}),
+                    format!("{merchant}\tretention {shown}"),
+                );
+            }
         },
         AdminCommand::Accesskey { command } => {
             match command {
@@ -361,6 +494,8 @@ async fn admin(cmd: AdminCommand) -> Result<()> {
                     let (store, _) = open_store(&data).await?;
                     let now = time::OffsetDateTime::now_utc().unix_timestamp();
                     let (k, secret) = store.create_access_key(&merchant, now).await?;
+                    admin_audit(&store, "accesskey.created", &k.merchant_id, serde_json::json!({"accessKeyId": k.id}))
+                        .await;
                     print(
                         json,
                         serde_json::json!({"AccessKeyId": k.id, "AccessKeySecret": &*secret, "MerchantId": k.merchant_id}),
@@ -387,7 +522,83 @@ async fn admin(cmd: AdminCommand) -> Result<()> {
                 AccessKeyCommand::Enable { data, id, json } => set_key(&data, &id, true, json).await?,
             }
         }
+        AdminCommand::Audit { command: AuditCommand::Verify { data, json } } => audit_verify(&data, json).await?,
+        AdminCommand::Callbacks { data, state, limit, json } => {
+            if state.as_deref().is_some_and(|s| !["pending", "delivered", "dead"].contains(&s)) {
+                bail!("--state must be pending, delivered or dead");
+            }
+            if !(1..=10_000).contains(&limit) {
+                bail!("--limit must be 1-10000");
+            }
+            let (store, _) = open_store(&data).await?;
+            let all = store.list_callbacks(state.as_deref(), limit).await?;
+            let v: Vec<_> = all
+                .iter()
+                .map(|c| {
+                    let log: Vec<_> = c
+                        .log
+                        .iter()
+                        .map(|a| serde_json::json!({"Attempt": a.attempt, "At": a.at, "Status": a.status, "Error": a.error}))
+                        .collect();
+                    serde_json::json!({"TransactionId": c.transaction_id, "MerchantId": c.merchant_id, "State": c.state,
+                        "Attempts": c.attempts, "NextAttemptAt": c.next_attempt_at, "Log": log})
+                })
+                .collect();
+            let text = all
+                .iter()
+                .map(|c| {
+                    let last = c.log.last().map_or(String::new(), |a| {
+                        a.status.map_or_else(|| a.error.clone().unwrap_or_default(), |st| format!("HTTP {st}"))
+                    });
+                    format!("{}\t{}\t{}\t{} attempts\t{last}", c.transaction_id, c.merchant_id, c.state, c.attempts)
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            print(json, serde_json::json!({"Callbacks": v}), text);
+        }
     }
+    Ok(())
+}
+
+/// Appends an `admin` entry to the audit log. The change it records is already committed, so a failed append is
+/// reported and the command still succeeds (as in the server, `idv_server`'s audit module).
+async fn admin_audit(store: &SqliteStore, action: &str, merchant_id: &str, detail: serde_json::Value) {
+    let detail = detail.to_string();
+    let entry = idv_store::NewAuditEntry {
+        at: time::OffsetDateTime::now_utc().unix_timestamp(),
+        actor: "admin",
+        action,
+        transaction_id: None,
+        merchant_id: Some(merchant_id),
+        detail: &detail,
+    };
+    if let Err(e) = store.append_audit(entry).await {
+        tracing::error!(action, merchant_id, error = %e, "audit log append failed");
+    }
+}
+
+/// `idv admin audit verify`: the whole chain, a page of 1000 entries at a time.
+async fn audit_verify(data: &DataArgs, json: bool) -> Result<()> {
+    let (store, _) = open_store(data).await?;
+    let mut verifier = idv_store::ChainVerifier::default();
+    let mut after = 0;
+    loop {
+        let page = store.audit_entries(after, 1000).await?;
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        for e in &page {
+            if let Err(b) = verifier.push(e) {
+                print(
+                    json,
+                    serde_json::json!({"Intact": false, "Entries": verifier.count(), "BrokenSeq": b.seq, "Why": b.why}),
+                    format!("chain broken at entry {}: {}", b.seq, b.why),
+                );
+                bail!("the audit chain is broken at entry {}", b.seq);
+            }
+        }
+    }
+    let n = verifier.count();
+    print(json, serde_json::json!({"Intact": true, "Entries": n}), format!("{n} entries, chain intact"));
     Ok(())
 }
 
@@ -397,6 +608,10 @@ async fn set_key(data: &DataArgs, id: &str, enabled: bool, json: bool) -> Result
         bail!("no access key {id}");
     }
     let state = if enabled { "enabled" } else { "disabled" };
+    if let Some(key) = store.list_access_keys(None).await?.into_iter().find(|k| k.id == id) {
+        let action = if enabled { "accesskey.enabled" } else { "accesskey.disabled" };
+        admin_audit(&store, action, &key.merchant_id, serde_json::json!({"accessKeyId": id})).await;
+    }
     print(json, serde_json::json!({"AccessKeyId": id, "Enabled": enabled}), format!("access key {id} {state}"));
     Ok(())
 }

@@ -55,7 +55,14 @@ pub struct MerchantDemoArgs {
     /// (idv then must run with `--allow-private-callbacks`, as scripts/demo.sh does, or it refuses the CallbackUrl).
     #[arg(long)]
     pub public_url: Option<String>,
+    /// The key idv signs this merchant's callbacks with (`idv admin merchant callback-secret`). Without it every
+    /// callback is refused: an unsigned notification proves nothing.
+    #[arg(long, env = "IDV_MERCHANT_CALLBACK_SECRET", hide_env_values = true)]
+    pub callback_secret: Option<String>,
 }
+
+/// How old a callback's signature may be: a recorded callback replayed later is refused.
+const CALLBACK_MAX_AGE_S: i64 = 300;
 
 /// What this server remembers about one transaction. The MerchantBizId and the callback token never leave it.
 struct Transaction {
@@ -68,6 +75,7 @@ struct Transaction {
 
 struct Demo {
     idv: MerchantClient,
+    callback_secret: Option<String>,
     /// This server's own address as browsers reach it (the web flow's ReturnUrl).
     base_url: String,
     transactions: Mutex<HashMap<String, Transaction>>,
@@ -96,6 +104,7 @@ pub async fn run(args: MerchantDemoArgs, shutdown: impl Future<Output = ()> + Se
     let base_url = callback_base.clone().unwrap_or_else(|| format!("http://{addr}"));
     let demo = Arc::new(Demo {
         idv,
+        callback_secret: args.callback_secret,
         base_url,
         transactions: Mutex::new(HashMap::new()),
         callback_url,
@@ -263,10 +272,42 @@ fn app_view(transaction_id: &str, r: &CheckResultResult, result_code: u32, revea
 
 /// `GET /callback`: idv's notification that a flow ended. Trust it only if the token is the one we gave for that
 /// transaction; even then it is a hint, and `/app/finish` still asks CheckResult.
+/// Checks idv's `x-idv-signature: t=<unix>,v1=<hex>` over `GET\n<path and query as received>\n<t>`: the key is the
+/// merchant's callback secret, the time must be recent (a replay of an old callback fails).
+fn callback_signature_ok(secret: &str, path_and_query: &str, header: &str, now: i64) -> bool {
+    let mut t = None;
+    let mut v1 = None;
+    for part in header.split(',') {
+        match part.trim().split_once('=') {
+            Some(("t", v)) => t = v.parse::<i64>().ok(),
+            Some(("v1", v)) => v1 = hex::decode(v).ok(),
+            _ => {}
+        }
+    }
+    let (Some(t), Some(v1)) = (t, v1) else { return false };
+    if (now - t).abs() > CALLBACK_MAX_AGE_S {
+        return false;
+    }
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
+    mac.update(format!("GET\n{path_and_query}\n{t}").as_bytes());
+    mac.verify_slice(&v1).is_ok()
+}
+
 async fn callback(
     State(demo): State<Arc<Demo>>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> (StatusCode, &'static str) {
+    let sig = headers.get("x-idv-signature").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let path_and_query = uri.path_and_query().map(|p| p.as_str()).unwrap_or("");
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let signed = demo.callback_secret.as_deref().is_some_and(|s| callback_signature_ok(s, path_and_query, sig, now));
+    if !signed {
+        tracing::warn!("callback refused: missing or wrong signature (or no --callback-secret configured)");
+        return (StatusCode::UNAUTHORIZED, "bad signature");
+    }
     let field = |k: &str| q.get(k).map(String::as_str).unwrap_or("");
     let transaction_id = field("transactionId");
     let expected = demo.transactions.lock().expect("lock").get(transaction_id).map(|t| t.callback_token.clone());
@@ -495,6 +536,7 @@ mod tests {
         let idv_addr = fake_idv(seen.clone()).await;
         let demo = Arc::new(Demo {
             idv: MerchantClient::new(&idv_addr.to_string(), "AKID", "demo-secret").unwrap(),
+            callback_secret: Some("callback-secret".into()),
             base_url: "http://127.0.0.1:1".into(),
             transactions: Mutex::new(HashMap::new()),
             callback_url: Some("http://127.0.0.1:1/callback".into()),
@@ -539,10 +581,31 @@ mod tests {
         let unknown = post("/app/finish", json!({"transactionId": "f".repeat(32), "resultCode": 1000})).await.unwrap();
         assert_eq!(unknown.status(), 404);
 
-        let cb = |t: &str| {
-            http.get(format!("{base}/callback?transactionId={tid}&passed=Y&subCode=200&callbackToken={t}")).send()
+        // Callbacks as idv sends them: signed over the path and query with the merchant's callback secret.
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let cb = |t: String, secret: &'static [u8], at: i64| {
+            let target = format!("/callback?transactionId={tid}&passed=Y&subCode=200&callbackToken={t}");
+            let sig = idv_server::callback_signature(secret, &target, at);
+            http.get(format!("{base}{target}")).header("x-idv-signature", sig).send()
         };
-        assert_eq!(cb(&token).await.unwrap().status(), 200);
-        assert_eq!(cb("forged").await.unwrap().status(), 403);
+        assert_eq!(cb(token.clone(), b"callback-secret", now).await.unwrap().status(), 200);
+        assert_eq!(
+            cb("forged".into(), b"callback-secret", now).await.unwrap().status(),
+            403,
+            "right signature, wrong token"
+        );
+        assert_eq!(
+            cb(token.clone(), b"wrong-secret", now).await.unwrap().status(),
+            401,
+            "a wrong signature is refused"
+        );
+        assert_eq!(
+            cb(token.clone(), b"callback-secret", now - 3600).await.unwrap().status(),
+            401,
+            "an old signature too"
+        );
+        let unsigned =
+            http.get(format!("{base}/callback?transactionId={tid}&passed=Y&subCode=200&callbackToken={token}"));
+        assert_eq!(unsigned.send().await.unwrap().status(), 401, "and no signature at all");
     }
 }

@@ -1,9 +1,9 @@
 use std::collections::BTreeMap;
 
 use idv_api::params::unknown_transaction;
-use idv_api::{ApiError, CheckResultRequest, ErrorCode, render};
+use idv_api::{ApiError, CheckResultRequest, DeleteType, ErrorCode, render};
 use idv_flow::ImageKind;
-use idv_store::{StoreError, Transaction};
+use idv_store::{Evidence, StoreError, Transaction};
 
 use crate::AppState;
 use crate::actions::Success;
@@ -39,16 +39,60 @@ pub async fn handle(
             ApiError::new(ErrorCode::ProcessNotCompleted, "The verification process is not completed yet.").into()
         );
     }
-    let Some(verdict) = finish::stored_verdict(&tx)? else {
-        return Err(ApiError::new(
-            ErrorCode::TransactionIdInvalid,
-            "The results of this transaction have been deleted.",
-        )
-        .into());
+    let answer = answer(state, &tx, &req).await?;
+    crate::audit::audit_key(state, caller, "result.read", &tx.id, serde_json::json!({"images": req.return_image}))
+        .await;
+    // DeleteAfterQuery: the answer is built from the evidence, which goes now.
+    if let Some(what) = tx.delete_after_query {
+        finish::delete_evidence(state, &tx, what, &caller.access_key_id, now).await?;
+    }
+    Ok(Success(serde_json::to_value(answer).map_err(ServerError::internal)?))
+}
+
+async fn answer(
+    state: &AppState,
+    tx: &Transaction,
+    req: &CheckResultRequest,
+) -> Result<idv_api::CheckResultResult, ServerError> {
+    let deleted_images = match tx.deleted {
+        Some((Evidence::Images, at)) => Some(at),
+        _ => None,
+    };
+    let verdict = match (finish::stored_verdict(tx)?, tx.deleted, &tx.decision) {
+        (Some(v), _, _) => v,
+        // The text evidence is gone (retention or DeleteVerifyResult): the decision kept in the clear answers,
+        // and says so; images kept after a text-only deletion are still returned when asked for.
+        (None, Some((what, at)), Some(d)) => {
+            let mut images = Vec::new();
+            if what == Evidence::Text && req.return_image {
+                for kind in [ImageKind::DocFront, ImageKind::DocBack, ImageKind::DocPortrait, ImageKind::Selfie] {
+                    let Some((key, in_face)) = render::image_key(kind) else { continue };
+                    if let Some(blob) = state.store.blob_of_kind(&tx.id, kind.as_str()).await? {
+                        let bytes = state.store.get_blob(&tx.id, &blob).await?;
+                        images.push((
+                            key,
+                            in_face,
+                            base64::Engine::encode(&base64::engine::general_purpose::STANDARD, bytes),
+                        ));
+                    }
+                }
+            }
+            let what = if what == Evidence::Text { DeleteType::Text } else { DeleteType::All };
+            return Ok(idv_api::delete::deleted_check_result(d.passed, &d.sub_code, what, at, &images));
+        }
+        _ => {
+            return Err(ApiError::new(
+                ErrorCode::TransactionIdInvalid,
+                "The results of this transaction have been deleted.",
+            )
+            .into());
+        }
     };
     let mut images = Vec::new();
     let mut missing = Vec::new();
-    for (kind, blob_id) in render::wanted_images(&verdict, &req) {
+    // Images deleted on request are not looked for: their absence is the answer (ExtInfo.evidenceDeleted).
+    let wanted = if deleted_images.is_some() { Vec::new() } else { render::wanted_images(&verdict, req) };
+    for (kind, blob_id) in wanted {
         match state.store.get_blob(&tx.id, &blob_id.0).await {
             Ok(bytes) => images.push((kind, bytes)),
             Err(e) if blob_is_gone(&e) => {
@@ -61,16 +105,18 @@ pub async fn handle(
         }
     }
     let mut result = render::check_result(&verdict, &images);
-    if !missing.is_empty() {
+    if let Some(at) = deleted_images {
+        result.ext_info = idv_api::delete::with_deleted_images(&result.ext_info, at);
+    } else if !missing.is_empty() {
         result.ext_info = with_missing_images(&result.ext_info, &missing)?;
     }
-    Ok(Success(serde_json::to_value(result).map_err(ServerError::internal)?))
+    Ok(result)
 }
 
 /// The caller's transaction. A row whose sealed values fail authentication for this merchant (its `merchant_id`
 /// was changed in the database file: the values are bound to the merchant they were created for) is answered
 /// like any transaction that is not the caller's, so nothing of it is shown; it is logged as the tampering it is.
-async fn own_transaction(state: &AppState, merchant_id: &str, id: &str) -> Result<Transaction, ServerError> {
+pub(crate) async fn own_transaction(state: &AppState, merchant_id: &str, id: &str) -> Result<Transaction, ServerError> {
     match state.store.get_transaction(merchant_id, id).await {
         Ok(Some(tx)) => Ok(tx),
         Ok(None) => Err(unknown_transaction().into()),

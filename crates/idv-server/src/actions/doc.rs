@@ -60,6 +60,8 @@ pub async fn ocr(state: &AppState, params: &BTreeMap<String, String>, caller: &C
     let transaction_id = idv_crypto::random_hex(16);
     let (passed, sub_code) = (outcome.passed, outcome.sub_code.code());
     tracing::info!(merchant = %caller.merchant.id, transaction_id, passed, sub_code, biz = ?req.merchant_biz_id, "DocOcr");
+    let detail = json!({"kind": "DocOcr", "passed": passed, "subCode": sub_code});
+    crate::audit::audit_key(state, caller, "image.processed", &transaction_id, detail).await;
     let result = DocOcrResult {
         passed: if passed { "Y" } else { "N" }.into(),
         sub_code: sub_code.into(),

@@ -55,6 +55,8 @@ pub async fn compare(
     }
     let transaction_id = idv_crypto::random_hex(16);
     tracing::info!(merchant = %caller.merchant.id, transaction_id, passed, score = cmp.face_comparison_score, biz = ?req.merchant_biz_id, "FaceCompare");
+    let detail = json!({"kind": "FaceCompare", "passed": passed});
+    crate::audit::audit_key(state, caller, "image.processed", &transaction_id, detail).await;
     let result = FaceCompareResult {
         passed: if passed { "Y" } else { "N" }.into(),
         face_comparison_score: r2(cmp.face_comparison_score),

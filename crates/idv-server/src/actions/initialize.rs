@@ -34,9 +34,12 @@ pub async fn handle(
             device_secret: device_secret.clone(),
             created_at: now,
             expires_at,
-            retain_until: expires_at + caller.merchant.retention_s.unwrap_or(state.config.retention.as_secs() as i64),
+            // The earliest its evidence can be due for deletion: its key epoch is destroyed soon after, or, if it
+            // finishes later, right after it is deleted itself (a live data key keeps its epoch).
+            retain_until: now + caller.merchant.retention_s.unwrap_or(state.config.retention.as_secs() as i64),
         })
         .await?;
+    crate::callbacks::owe(state, &id, &caller.merchant.id, &req.options, now).await?;
     if let Some(face) = &req.reference_face {
         state.store.put_blob(&id, idv_flow::ImageKind::ReferenceFace.as_str(), &face.0, now).await?;
     }
@@ -53,6 +56,8 @@ pub async fn handle(
     let token = cfg.sign(&state.clientcfg_key);
     let transaction_url = req.wants_url.then(|| crate::web::transaction_url(state, &id));
     tracing::info!(transaction_id = %id, product = req.options.product.code(), device = req.meta.device_type.as_str(), "transaction created");
+    let detail = serde_json::json!({"product": req.options.product.code()});
+    crate::audit::audit_key(state, caller, "transaction.created", &id, detail).await;
     let result = InitializeResult { transaction_id: id, protocol: token.clone(), client_cfg: token, transaction_url };
     Ok(Success(serde_json::to_value(result).map_err(ServerError::internal)?))
 }

@@ -2,9 +2,11 @@
 //! object of its success body.
 
 mod check_result;
+mod delete;
 pub(crate) mod doc;
 mod face;
 mod initialize;
+mod verify_log;
 
 use idv_api::params::ImageSource;
 use idv_api::sign::SignedRequest;
@@ -39,7 +41,6 @@ const KNOWN_ACTIONS: &[&str] = &[
     "AddressVerifyV2Intl",
     "BankMetaVerifyIntl",
     "CardOcr",
-    "CheckVerifyLog",
     "CredentialGetResultIntl",
     "CredentialRecognitionIntl",
     "CredentialRecognitionIntlV2",
@@ -51,7 +52,6 @@ const KNOWN_ACTIONS: &[&str] = &[
     "DeleteFaceGroup",
     "DeleteFaceRecord",
     "DeleteFaceRecordV2",
-    "DeleteVerifyResult",
     "DocOcr",
     "DocOcrMax",
     "DocOcrMaxV2",
@@ -91,6 +91,8 @@ pub async fn dispatch(
     match req.action.as_str() {
         "Initialize" => ("Initialize", initialize::handle(state, &req.params, caller).await),
         "CheckResult" => ("CheckResult", check_result::handle(state, &req.params, caller).await),
+        "DeleteVerifyResult" => ("DeleteVerifyResult", delete::handle(state, &req.params, caller).await),
+        "CheckVerifyLog" => ("CheckVerifyLog", verify_log::handle(state, &req.params, caller).await),
         "FaceCompare" => ("FaceCompare", face::compare(state, &req.params, caller).await),
         "FaceLiveness" => ("FaceLiveness", face::liveness(state, &req.params, caller).await),
         "DocOcr" => ("DocOcr", doc::ocr(state, &req.params, caller).await),

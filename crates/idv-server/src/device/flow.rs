@@ -168,6 +168,9 @@ pub(super) async fn start(
                 )
             })?;
     tracing::info!(transaction_id = %call.tx.id, device = meta.device_type.as_str(), "device session started");
+    let detail = serde_json::json!({"session": session_id});
+    crate::audit::audit(&state, "device", "device.started", Some(&call.tx.id), Some(&call.tx.merchant_id), detail)
+        .await;
     Ok(Json(start_response(session_id, &flow, &call, &state)))
 }
 
@@ -319,30 +322,33 @@ pub(super) async fn round(
     let (response, outcome, finish) = match next {
         Next::Step(_) => {
             fs.open_round(&options);
-            (RoundResponse::Next { next: fs.instruction() }, "next", None)
+            (RoundResponse::Next { next: fs.instruction() }, "next".to_owned(), None)
         }
         // The measured detail stays in the round record (`detail`); the device gets the code and a fixed sentence.
         Next::Retake { reason, detail: _ } => {
             fs.open_round(&options);
+            // The reason code is kept in the clear with the round (it is not personal data): the drop-off log
+            // (CheckVerifyLog) reads it after the sealed detail is gone.
+            let outcome = format!("retake:{}", reason.code());
             (
                 RoundResponse::Retake {
                     reason_code: reason.code().to_owned(),
                     reason: reason.message().to_owned(),
                     next: fs.instruction(),
                 },
-                "retake",
+                outcome,
                 None,
             )
         }
         Next::Done { verdict, ending: Ending::Decided } => {
             let code = if verdict.passed { result_code::PASS } else { result_code::FAIL };
-            (RoundResponse::Done { result_code: code }, "done", Some((TxState::Completed, verdict)))
+            (RoundResponse::Done { result_code: code }, "done".to_owned(), Some((TxState::Completed, verdict)))
         }
         Next::Done { verdict, ending: Ending::Exhausted } => {
             detail["exhausted"] = true.into();
             (
                 RoundResponse::Done { result_code: result_code::TOO_MANY_ERRORS },
-                "exhausted",
+                "exhausted".to_owned(),
                 Some((TxState::Failed, verdict)),
             )
         }
@@ -363,7 +369,7 @@ pub(super) async fn round(
                 state: &state_bytes,
                 round: this_round,
                 step: step.as_str(),
-                outcome,
+                outcome: &outcome,
                 detail: &detail_bytes,
                 request_hash: &call.body_hash,
                 response: &response_bytes,
@@ -375,9 +381,20 @@ pub(super) async fn round(
     if !saved {
         return Err(DeviceError::conflict(error_code::OUT_OF_ORDER, "a concurrent round was accepted first", None));
     }
-    tracing::info!(transaction_id = %call.tx.id, round = this_round, step = step.as_str(), outcome, "round accepted");
-    if let Some((_, verdict)) = &finish {
-        crate::callbacks::notify(&state, &call.tx.id, verdict).await;
+    tracing::info!(transaction_id = %call.tx.id, round = this_round, step = step.as_str(), outcome = %outcome, "round accepted");
+    if let Some((to, verdict)) = &finish {
+        let detail =
+            serde_json::json!({"state": to.as_str(), "passed": verdict.passed, "subCode": verdict.sub_code.code()});
+        crate::audit::audit(
+            &state,
+            "device",
+            "transaction.finished",
+            Some(&call.tx.id),
+            Some(&call.tx.merchant_id),
+            detail,
+        )
+        .await;
+        crate::callbacks::wake(&state);
     }
     Ok(Json(response))
 }
@@ -434,7 +451,7 @@ pub(super) async fn cancel(
     if call.tx.state == TxState::InProgress {
         session(&state, &call).await?;
     }
-    crate::finish::cancel(&state, &call.tx.id, call.now).await?;
+    crate::finish::cancel(&state, &call.tx.id, "device", call.now).await?;
     tracing::info!(transaction_id = %call.tx.id, "device cancelled the flow");
     Ok(Json(RoundResponse::Done { result_code: result_code::CANCELLED_OR_TIMEOUT }))
 }

@@ -47,9 +47,18 @@ fn engines() -> idv_server::Engines {
 }
 
 pub(crate) async fn start_with(dir: tempfile::TempDir, tune: impl FnOnce(&mut ServerConfig)) -> Server {
+    start_with_key_epochs(dir, idv_store::DEFAULT_KEY_EPOCH_S, tune).await
+}
+
+/// [`start_with`] with key epochs of `key_epoch_s` seconds (retention tests that wait for one to end).
+pub(crate) async fn start_with_key_epochs(
+    dir: tempfile::TempDir,
+    key_epoch_s: i64,
+    tune: impl FnOnce(&mut ServerConfig),
+) -> Server {
     let (key, _) = idv_store::load_master_key(dir.path(), None).unwrap();
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let store = Arc::new(SqliteStore::open(dir.path(), &key, now).await.unwrap());
+    let store = Arc::new(SqliteStore::open_with_key_epochs(dir.path(), &key, now, key_epoch_s).await.unwrap());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let mut config = ServerConfig::for_address(addr);
@@ -85,6 +94,11 @@ impl Server {
         let _ = self.shutdown.take().unwrap().send(());
         self.task.await.unwrap();
         self._dir
+    }
+
+    /// The data directory (database, blobs, keys).
+    pub(crate) fn dir(&self) -> &std::path::Path {
+        self._dir.path()
     }
 
     pub(crate) fn url(&self, path: &str) -> String {
@@ -293,4 +307,19 @@ pub(crate) fn live_frames(portrait: &str, challenge: &Value, seed: u64) -> Vec<V
         .into_iter()
         .map(|(bytes, t)| serde_json::json!({"image": b64(&bytes), "t_ms": t}))
         .collect()
+}
+
+/// The head of one HTTP request read from `conn` (a GET has no body: the head ends it), bounded so a stuck client
+/// cannot hold a test.
+pub(crate) async fn read_request_head(conn: &mut tokio::net::TcpStream) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut head = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 64 * 1024 {
+        match conn.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+        }
+    }
+    String::from_utf8_lossy(&head).into_owned()
 }

@@ -47,8 +47,29 @@ async fn a_reencoded_replay_of_another_transaction_is_an_attack_and_a_fresh_capt
     let (recorded, a, _) = face_round(&s, &m, |ch| live_frames("obama.jpg", ch, 31)).await;
     assert_eq!((a["Result"]["Passed"].as_str(), a["Result"]["SubCode"].as_str()), (Some("Y"), Some("200")), "{a}");
 
-    // Session B of the same user gets A's capture, re-encoded: no byte digest matches.
-    let (_, b, face) = face_round(&s, &m, |_| reencode(&recorded, 78)).await;
+    // Session B of the same user gets A's capture, re-encoded: no byte digest matches. B's challenge is drawn by
+    // the server; one shorter than A's recording refuses it for its duration before any fingerprint is taken (an
+    // attack too, but not the check shown here), so B is taken among challenges as long as A's capture.
+    let span = recorded.last().unwrap()["t_ms"].as_u64().unwrap() - recorded[0]["t_ms"].as_u64().unwrap();
+    let mut lengths = Vec::new();
+    let (_, b, face) = loop {
+        let (mut dev, tid) = Device::for_new_transaction(&s, &m, "FACE_LIVENESS").await;
+        let next = dev.start().await["next"].clone();
+        let wanted = next["frames_wanted"].as_u64().unwrap() * next["challenge"]["frame_interval_ms"].as_u64().unwrap();
+        lengths.push(wanted);
+        if wanted < span {
+            assert!(lengths.len() < 40, "40 challenges, none as long as A's {span} ms capture: {lengths:?}");
+            continue;
+        }
+        let frames = reencode(&recorded, 78);
+        let body =
+            serde_json::json!({"round": next["round"], "nonce": next["nonce"], "step": "FACE", "frames": frames});
+        let (st, done) = dev.post("round", &body).await;
+        assert_eq!((st, done["outcome"].as_str()), (200, Some("done")), "{done}");
+        let c = call(&s, &m, "CheckResult", &[("MerchantBizId", "biz0001"), ("TransactionId", &tid)]).await;
+        let face: Value = serde_json::from_str(c.json["Result"]["ExtFaceInfo"].as_str().unwrap()).unwrap();
+        break (frames, c.json, face);
+    };
     assert_eq!((b["Result"]["Passed"].as_str(), b["Result"]["SubCode"].as_str()), (Some("N"), Some("205")), "{b}");
     assert_eq!(face["faceAttack"], "Y", "{face}");
     let reasons = face["livenessReasons"].to_string();

@@ -44,6 +44,8 @@ checks!(
     shredding_keeps_frame_digests,
     a_shredded_open_transaction_can_still_be_closed,
     ping_answers,
+    audit_appends_take_increasing_seqs_in_a_verified_chain,
+    audit_entries_are_not_modified_by_later_appends,
 );
 
 /// The checks tolerate each other's rows and their own from an earlier run, so a backend can run the suite

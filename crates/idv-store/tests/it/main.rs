@@ -1,6 +1,7 @@
 //! Storage tests against real SQLite files in fresh directories: the contract every backend must pass, then what
 //! only the SQLite backend and the data directory promise.
 
+mod audit;
 mod contract;
 mod datadir;
 mod merchant_binding;

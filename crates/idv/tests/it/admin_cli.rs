@@ -69,3 +69,38 @@ fn a_master_key_file_others_can_read_is_refused() {
     let private = list(0o600);
     assert!(private.status.success(), "{}", String::from_utf8_lossy(&private.stderr));
 }
+
+#[test]
+fn retention_is_set_per_merchant_and_per_server_with_units() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let m = crate::common::idv(&["admin", "merchant", "create", "--data", d, "--name", "Shop", "--json"]);
+    let id = m["MerchantId"].as_str().unwrap();
+    let set = |r: &str| {
+        Command::new(env!("CARGO_BIN_EXE_idv"))
+            .args(["admin", "merchant", "set-retention", "--data", d, "--merchant", id, "--retention", r, "--json"])
+            .output()
+            .unwrap()
+    };
+    let out = set("7d");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["RetentionSeconds"], 7 * 86_400);
+    let v: serde_json::Value = serde_json::from_slice(&set("default").stdout).unwrap();
+    assert!(v["RetentionSeconds"].is_null(), "{v}");
+    for bad in ["7w", "-1d", "0s", "d"] {
+        let out = set(bad);
+        assert!(!out.status.success(), "{bad} accepted");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("retention"), "{bad}: the error names the flag");
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_idv"))
+        .args(["admin", "merchant", "set-retention", "--data", d, "--merchant", "mch_nope", "--retention", "1d"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("mch_nope"));
+    let out = Command::new(env!("CARGO_BIN_EXE_idv"))
+        .args(["serve", "--data", d, "--listen", "127.0.0.1:0", "--retention", "0s"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("retention"));
+}

@@ -4,6 +4,7 @@
 //! - `architecture`: the dependency rules of ARCHITECTURE.md, checked on `cargo metadata`, and its crate graph.
 //! - `interop`: the official Alibaba Cloud Python SDKs against the real server.
 //! - `admin_cli`: the admin CLI and `idv serve` refusing bad input.
+//! - `audit_cli`: `idv admin audit verify` on an intact and on a tampered audit log.
 //! - `engine_cli`: `idv face …` and `idv liveness eval`.
 //! - `app_flow_cli`: the contracts of `idv device` and `idv merchant-demo` as processes.
 //! - `whole_flow`: server, merchant demo and phone simulator together.
@@ -13,6 +14,8 @@
 mod admin_cli;
 mod app_flow_cli;
 mod architecture;
+mod audit_cli;
+mod callbacks_cli;
 mod common;
 mod engine_cli;
 mod interop;

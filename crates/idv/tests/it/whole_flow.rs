@@ -67,9 +67,19 @@ fn genuine_impostor_expired_tampered_and_unsupported_devices() {
         &["serve", "--test-mode", "--allow-private-callbacks", "--listen", "127.0.0.1:0", "--data", d],
         &[],
     );
+    let cb = idv(&[
+        "admin",
+        "merchant",
+        "callback-secret",
+        "--data",
+        d,
+        "--merchant",
+        m["MerchantId"].as_str().unwrap(),
+        "--json",
+    ]);
     let merchant = Proc::start(
         &["merchant-demo", "--listen", "127.0.0.1:0", "--idv-endpoint", &server.addr, "--access-key-id", ak],
-        &[("IDV_MERCHANT_AK_SECRET", sk)],
+        &[("IDV_MERCHANT_AK_SECRET", sk), ("IDV_MERCHANT_CALLBACK_SECRET", cb["CallbackSecret"].as_str().unwrap())],
     );
     let murl = format!("http://{}", merchant.addr);
     let docs = dir.path().join("docs");
@@ -105,8 +115,25 @@ fn genuine_impostor_expired_tampered_and_unsupported_devices() {
     );
 
     // The merchant server, through the official SDK, sees everything the app does not.
-    let mlog = merchant.stop();
     let tid = genuine["transactionId"].as_str().unwrap();
+    // idv's signed callback reached the demo and passed its signature and token checks.
+    for _ in 0..50 {
+        if idv(&["admin", "callbacks", "--data", d, "--state", "delivered", "--json"])["Callbacks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["TransactionId"] == tid)
+        {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let mlog = merchant.stop();
+    assert!(
+        mlog.lines().any(|l| l.contains(" callback") && l.contains(tid) && !l.contains("refused")),
+        "the demo accepted the genuine transaction's callback:\n{mlog}"
+    );
+    assert!(!mlog.contains("callback refused"), "no callback was refused:\n{mlog}");
     let biz = mlog
         .lines()
         .find(|l| l.contains("Initialize") && l.contains(tid))
