@@ -5,6 +5,8 @@
 //!   evaluation (BPCER, APCER per attack kind) on the sessions it renders.
 //! * [`doc`]: the document evaluation on specimens rendered by [`specimen`] (field accuracy, MRZ exact reads,
 //!   wrong-but-valid MRZ reads).
+//! * [`doc_real`]: the document reading on real pictures with MRZ ground truth (`../shared/realdata/docs`),
+//!   per MRZ format.
 //! * [`face`]: the face evaluation over a folder of labelled photos (genuine/impostor pairs at the threshold).
 //! * [`video`]: y4m videos for a browser's fake camera (a document, a synthetic person performing a challenge,
 //!   a printed photo), for the hosted page's browser tests.
@@ -26,6 +28,7 @@
 //! ```
 
 pub mod doc;
+pub mod doc_real;
 pub mod face;
 pub mod liveness;
 pub mod video;

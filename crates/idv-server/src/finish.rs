@@ -15,7 +15,8 @@ pub(crate) async fn expire(state: &AppState, id: &str, why: Timeout, now: i64) -
     if won {
         crate::audit::audit_tx(state, "system", "transaction.expired", id, serde_json::json!({"reason": why.reason()}))
             .await;
-        crate::callbacks::wake(state);
+        // Wakes the callback worker (`callbacks::run`): the outbox entry this transaction owes is due now.
+        state.callbacks_due.notify_one();
     }
     Ok(won)
 }
@@ -28,7 +29,8 @@ pub(crate) async fn cancel(state: &AppState, id: &str, actor: &str, now: i64) ->
     let won = state.store.cancel(id, &bytes, now).await?;
     if won {
         crate::audit::audit_tx(state, actor, "transaction.cancelled", id, serde_json::json!({})).await;
-        crate::callbacks::wake(state);
+        // Wakes the callback worker (`callbacks::run`): the outbox entry this transaction owes is due now.
+        state.callbacks_due.notify_one();
     }
     Ok(won)
 }

@@ -26,6 +26,16 @@ pub enum DocCommand {
         n: usize,
         #[arg(long, default_value_t = 1000)]
         seed: u64,
+        /// Instead of synthetic documents, read every picture of this folder that has its MRZ ground truth beside
+        /// it (`NAME.mrz.txt`), e.g. `../shared/realdata/docs`, and count per format: exact, wrong-but-valid,
+        /// reported invalid, unread, unsupported.
+        #[arg(long)]
+        real: Option<PathBuf>,
+        /// Print the real-data report as JSON.
+        #[arg(long)]
+        json: bool,
+        #[arg(long, env = "IDV_ASSETS_DIR", default_value = ".")]
+        assets: PathBuf,
     },
 }
 
@@ -43,7 +53,19 @@ pub fn run(cmd: DocCommand) -> Result<()> {
             let ext = idv_api::render::doc_ext_id_info(&idv_server::doc_reading(&reading));
             println!("{}", serde_json::to_string_pretty(&ext)?);
         }
-        DocCommand::Eval { n, seed } => {
+        DocCommand::Eval { real: Some(dir), json, assets, .. } => {
+            let engine = idv_doc::DocEngine::load(&idv_vision::Assets::new(&assets))?;
+            let now = time::OffsetDateTime::now_utc();
+            let today = mrz::Date::new(now.year(), now.month() as u32, now.day() as u32);
+            let report = idv_eval::doc_real::evaluate_real(&engine, &dir, today)
+                .with_context(|| format!("reading {}", dir.display()))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!("{report}");
+            }
+        }
+        DocCommand::Eval { n, seed, .. } => {
             if n == 0 || n > 1000 {
                 return Err(anyhow!("--n must be 1-1000"));
             }

@@ -28,6 +28,27 @@ fn face_cli_compares_and_evaluates() {
     assert!(eval.contains("false non-matches: 0 of"), "{eval}");
 }
 
+/// Real photos (`../shared/realdata/faces`, 55 tight 150×150 crops of 5 people; never copied into the repository):
+/// every face is found, including those that fill their picture, and no pair is decided wrongly at the threshold.
+#[test]
+fn face_eval_on_real_tight_crops_finds_every_face_and_decides_every_pair() {
+    let root = repo_root();
+    let real = root.join("../shared/realdata/faces");
+    assert!(real.is_dir(), "{} is missing (CI and every development machine have it)", real.display());
+    let out = Command::new(env!("CARGO_BIN_EXE_idv"))
+        .args(["face", "eval", "--dir", real.to_str().unwrap()])
+        .env("IDV_ASSETS_DIR", &root)
+        .output()
+        .unwrap();
+    let eval = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let analysed = eval.lines().filter(|l| l.contains(" faces  1 ")).count();
+    assert_eq!(analysed, 55, "every real face is found:\n{eval}");
+    assert!(!eval.contains("not analysed"), "{eval}");
+    assert!(eval.contains("false matches: 0 of 1210"), "{eval}");
+    assert!(eval.contains("false non-matches: 0 of 275"), "{eval}");
+}
+
 /// The liveness evaluation command on two portraits (a quarter of the default set, to keep CI short): every
 /// genuine session passes and no attack is accepted; the report says the data is synthetic.
 #[test]
@@ -55,4 +76,26 @@ fn liveness_eval_cli_rejects_every_attack_and_no_genuine_user() {
         .output()
         .unwrap();
     assert!(!bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("at least two"));
+}
+
+/// Real specimen documents (`../shared/realdata/docs`, 19 with MRZ ground truth; never copied into the
+/// repository): the evaluation reads them all and no MRZ is ever read wrong while passing its check digits. (How
+/// many are read exactly is the engine's figure, reported by `idv doc eval --real`, not a pass mark here.)
+#[test]
+fn doc_eval_on_real_documents_never_reads_a_wrong_but_valid_zone() {
+    let root = repo_root();
+    let real = root.join("../shared/realdata/docs");
+    assert!(real.is_dir(), "{} is missing (CI and every development machine have it)", real.display());
+    let out = Command::new(env!("CARGO_BIN_EXE_idv"))
+        .args(["doc", "eval", "--real", real.to_str().unwrap(), "--json"])
+        .env("IDV_ASSETS_DIR", &root)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let cases = report["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 19, "every picture with ground truth is read: {report}");
+    let wrong: Vec<&Value> = cases.iter().filter(|c| c["outcome"] == "wrong_but_valid").collect();
+    assert!(wrong.is_empty(), "an MRZ read wrong yet valid is the dangerous failure: {wrong:?}");
+    assert!(cases.iter().any(|c| c["outcome"] == "exact" && c["format"] == "TD3"), "{report}");
 }
