@@ -244,12 +244,17 @@ impl FaceEngine {
     }
 
     /// All faces in the picture, best detector score first.
-    /// Faces in the picture. When none is found the picture is searched again inside a grey border of
+    pub fn detect(&self, img: &DecodedImage) -> Result<Vec<Detection>> {
+        self.detector.detect(img, &self.config.detector)
+    }
+
+    /// Faces in a still photo. When none is found the picture is searched again inside a grey border of
     /// [`TIGHT_CROP_PAD`] of its larger side on every side: a tight crop whose face fills the picture (an ID photo,
     /// a cut-out portrait) gives the detector no context around the face, and it misses 4 of the 55 real 150×150
-    /// crops in `../shared/realdata/faces` without it. Positions are returned in the picture's own pixels.
-    pub fn detect(&self, img: &DecodedImage) -> Result<Vec<Detection>> {
-        let faces = self.detector.detect(img, &self.config.detector)?;
+    /// crops in `../shared/realdata/faces` without it. Positions are returned in the picture's own pixels. Only
+    /// for photos analysed one at a time: a liveness frame without a face is an answer, not worth a second run.
+    fn detect_in_photo(&self, img: &DecodedImage) -> Result<Vec<Detection>> {
+        let faces = self.detect(img)?;
         if !faces.is_empty() {
             return Ok(faces);
         }
@@ -273,7 +278,7 @@ impl FaceEngine {
     }
 
     fn locate(&self, img: &DecodedImage, multi: MultiFace) -> Result<Located> {
-        let mut faces = self.detect(img)?;
+        let mut faces = self.detect_in_photo(img)?;
         faces.sort_by(|a, b| b.bbox.area().total_cmp(&a.bbox.area()));
         let face = *faces.first().ok_or(FaceError::NoFace)?;
         if multi == MultiFace::Reject {
@@ -354,7 +359,7 @@ const _: fn() = || {
     assert_send_sync::<Arc<FaceEngine>>();
 };
 
-/// The border a tight crop is searched in again, as a fraction of its larger side (see [`FaceEngine::detect`]).
+/// The border a tight crop is searched in again, as a fraction of its larger side (`FaceEngine::detect_in_photo`).
 pub const TIGHT_CROP_PAD: f32 = 0.3;
 
 /// `img` inside a mid-grey border of `pad` pixels on every side.

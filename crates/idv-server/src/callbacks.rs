@@ -161,12 +161,9 @@ async fn attempt_once(state: &AppState, c: &CallbackDue) -> Result<u16, Failure>
         .await
         .map_err(|e| Failure::Transient(e.to_string()))?
         .ok_or_else(|| Failure::Final("the transaction is gone".into()))?;
-    let decision = match crate::finish::stored_verdict(&tx) {
-        Ok(Some(v)) => (v.passed, v.sub_code.code().to_owned()),
-        _ => match &tx.decision {
-            Some(d) => (d.passed, d.sub_code.clone()),
-            None => return Err(Failure::Final("the transaction has no verdict to announce".into())),
-        },
+    let decision = match crate::finish::decision(&tx) {
+        Ok(Some(d)) => (d.passed, d.sub_code),
+        _ => return Err(Failure::Final("the transaction has no verdict to announce".into())),
     };
     // Literal addresses never reach the resolver, so they are checked here (Initialize checked them too, but the
     // operator may have turned the flag off since).

@@ -68,7 +68,7 @@ pub(crate) fn stored_verdict(tx: &idv_store::Transaction) -> Result<Option<Verdi
 
 /// The decision to keep in the clear when a transaction's evidence is deleted: its verdict's, or the one kept
 /// by an earlier deletion.
-fn decision(tx: &idv_store::Transaction) -> Result<Option<idv_store::Decision>, ServerError> {
+pub(crate) fn decision(tx: &idv_store::Transaction) -> Result<Option<idv_store::Decision>, ServerError> {
     Ok(match stored_verdict(tx)? {
         Some(v) => Some(idv_store::Decision { passed: v.passed, sub_code: v.sub_code.code().to_owned() }),
         None => tx.decision.clone(),

@@ -66,13 +66,16 @@ fn asset_version() -> &'static str {
     })
 }
 
+/// A language's string table, parsed once per process (every page embeds one).
 fn strings(lang: Language) -> serde_json::Value {
-    let raw = match lang {
-        Language::En => STRINGS_EN,
-        Language::Zh => STRINGS_ZH,
-    };
+    static TABLES: std::sync::OnceLock<[serde_json::Value; 2]> = std::sync::OnceLock::new();
     // The tables are the project's own files, checked by a test: a broken one is a build defect.
-    serde_json::from_str(raw).expect("web/i18n tables are valid JSON")
+    let parse = |raw: &str| serde_json::from_str(raw).expect("web/i18n tables are valid JSON");
+    let [en, zh] = TABLES.get_or_init(|| [parse(STRINGS_EN), parse(STRINGS_ZH)]);
+    match lang {
+        Language::En => en.clone(),
+        Language::Zh => zh.clone(),
+    }
 }
 
 fn text(table: &serde_json::Value, key: &str) -> String {

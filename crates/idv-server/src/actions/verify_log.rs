@@ -43,12 +43,7 @@ pub async fn handle(
         TxState::Expired | TxState::Cancelled if started => FlowStanding::Interrupted,
         TxState::Expired | TxState::Cancelled => FlowStanding::NotStarted,
     };
-    let verdict = finish::stored_verdict(&tx)?;
-    let decision = match (&verdict, &tx.decision) {
-        (Some(v), _) => Some((v.passed, v.sub_code.code().to_owned())),
-        (None, Some(d)) => Some((d.passed, d.sub_code.clone())),
-        _ => None,
-    };
+    let decision = finish::decision(&tx)?.map(|d| (d.passed, d.sub_code));
     let exhausted = rounds.last().is_some_and(|r| r.outcome == "exhausted");
     let client_result = match tx.state {
         TxState::Initialized | TxState::InProgress => None,

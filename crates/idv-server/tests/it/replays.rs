@@ -26,18 +26,35 @@ fn reencode(frames: &[Value], quality: u8) -> Vec<Value> {
         .collect()
 }
 
-/// Runs one FACE_LIVENESS transaction whose face round carries `frames(challenge)`; returns the frames sent,
-/// the CheckResult and its ExtFaceInfo.
-async fn face_round(s: &Server, m: &Merchant, frames: impl FnOnce(&Value) -> Vec<Value>) -> (Vec<Value>, Value, Value) {
+/// A started FACE_LIVENESS transaction: its device, first instruction and id.
+async fn opened(s: &Server, m: &Merchant) -> (Device, Value, String) {
     let (mut dev, tid) = Device::for_new_transaction(s, m, "FACE_LIVENESS").await;
     let next = dev.start().await["next"].clone();
-    let frames = frames(&next["challenge"]);
+    (dev, next, tid)
+}
+
+/// Sends `frames` as the face round of an opened transaction; returns the CheckResult and its ExtFaceInfo.
+async fn submit(
+    s: &Server,
+    m: &Merchant,
+    (dev, next, tid): &(Device, Value, String),
+    frames: &[Value],
+) -> (Value, Value) {
     let body = serde_json::json!({"round": next["round"], "nonce": next["nonce"], "step": "FACE", "frames": frames});
     let (st, done) = dev.post("round", &body).await;
     assert_eq!((st, done["outcome"].as_str()), (200, Some("done")), "{done}");
-    let c = call(s, m, "CheckResult", &[("MerchantBizId", "biz0001"), ("TransactionId", &tid)]).await;
+    let c = call(s, m, "CheckResult", &[("MerchantBizId", "biz0001"), ("TransactionId", tid)]).await;
     let face: Value = serde_json::from_str(c.json["Result"]["ExtFaceInfo"].as_str().unwrap()).unwrap();
-    (frames, c.json, face)
+    (c.json, face)
+}
+
+/// Runs one FACE_LIVENESS transaction whose face round carries `frames(challenge)`; returns the frames sent,
+/// the CheckResult and its ExtFaceInfo.
+async fn face_round(s: &Server, m: &Merchant, frames: impl FnOnce(&Value) -> Vec<Value>) -> (Vec<Value>, Value, Value) {
+    let session = opened(s, m).await;
+    let frames = frames(&session.1["challenge"]);
+    let (result, face) = submit(s, m, &session, &frames).await;
+    (frames, result, face)
 }
 
 #[tokio::test]
@@ -52,23 +69,16 @@ async fn a_reencoded_replay_of_another_transaction_is_an_attack_and_a_fresh_capt
     // attack too, but not the check shown here), so B is taken among challenges as long as A's capture.
     let span = recorded.last().unwrap()["t_ms"].as_u64().unwrap() - recorded[0]["t_ms"].as_u64().unwrap();
     let mut lengths = Vec::new();
-    let (_, b, face) = loop {
-        let (mut dev, tid) = Device::for_new_transaction(&s, &m, "FACE_LIVENESS").await;
-        let next = dev.start().await["next"].clone();
+    let (b, face) = loop {
+        let session = opened(&s, &m).await;
+        let next = &session.1;
         let wanted = next["frames_wanted"].as_u64().unwrap() * next["challenge"]["frame_interval_ms"].as_u64().unwrap();
         lengths.push(wanted);
         if wanted < span {
             assert!(lengths.len() < 40, "40 challenges, none as long as A's {span} ms capture: {lengths:?}");
             continue;
         }
-        let frames = reencode(&recorded, 78);
-        let body =
-            serde_json::json!({"round": next["round"], "nonce": next["nonce"], "step": "FACE", "frames": frames});
-        let (st, done) = dev.post("round", &body).await;
-        assert_eq!((st, done["outcome"].as_str()), (200, Some("done")), "{done}");
-        let c = call(&s, &m, "CheckResult", &[("MerchantBizId", "biz0001"), ("TransactionId", &tid)]).await;
-        let face: Value = serde_json::from_str(c.json["Result"]["ExtFaceInfo"].as_str().unwrap()).unwrap();
-        break (frames, c.json, face);
+        break submit(&s, &m, &session, &reencode(&recorded, 78)).await;
     };
     assert_eq!((b["Result"]["Passed"].as_str(), b["Result"]["SubCode"].as_str()), (Some("N"), Some("205")), "{b}");
     assert_eq!(face["faceAttack"], "Y", "{face}");
