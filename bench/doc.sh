@@ -3,11 +3,17 @@
 # photos (rendered here from a seed), single-threaded, in one run. Prints p50/p99 latency and MRZ accuracy.
 #
 #   bench/doc.sh [N=60] [SEED=1000]
+#   bench/doc.sh --real DIR     # real pictures with NAME.mrz.txt beside them (e.g. ../shared/realdata/docs): idv and
+#                               # PassportEye + OCR-B counted the same way per MRZ format, side by side
 #
 # Needs scripts/fetch-assets.sh (models, fonts, portraits), scripts/setup-python.sh (.venv), and installs
 # bench/requirements.txt into .venv plus Debian's tesseract-ocr when missing. Not a test: numbers only.
 set -euo pipefail
 root="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)"
+real=""
+if [[ "${1:-}" == "--real" ]]; then
+    real="$(cd -- "${2:?bench/doc.sh --real DIR}" && pwd)"
+fi
 n="${1:-60}"
 seed="${2:-1000}"
 py="$root/.venv/bin/python"
@@ -36,6 +42,31 @@ PY
         || { echo "bench/doc.sh: ocrb_int.traineddata sha256 mismatch" >&2; exit 1; }
 fi
 export IDV_TESSDATA_OCRB="$tessdata"
+
+if [[ -n "$real" ]]; then
+    cargo build --release -p idv >&2
+    out="$(mktemp -d)"
+    trap 'rm -rf -- "$out"' EXIT
+    "$root/target/release/idv" doc eval --real "$real" --json >"$out/idv.json"
+    "$py" -c 'import mrz' 2>/dev/null || PIP_DISABLE_PIP_VERSION_CHECK=1 "$py" -m pip install --quiet -r bench/requirements.txt
+    "$py" bench/doc_peers_real.py "$real" >"$out/peer.json"
+    "$py" - "$out/idv.json" "$out/peer.json" <<'PY'
+import collections, json, sys
+cols = [json.load(open(p))["cases"] for p in sys.argv[1:]]
+names = ["idv", "PassportEye + OCR-B"]
+outcomes = ["exact", "wrong_but_valid", "reported_invalid", "misread_invalid", "unread"]
+formats = ["TD3", "TD1", "TD2", "MRV-A", "MRV-B"]
+def cell(cases, fmt):
+    c = collections.Counter(x["outcome"] for x in cases if x["format"] == fmt)
+    n = sum(c.values())
+    return f"{c['exact']}/{n} exact, {c['wrong_but_valid']} wrong-but-valid, {c['reported_invalid']} reported invalid, " \
+           f"{c['misread_invalid'] + c['unread']} unread"
+print(f"\n| format | {' | '.join(names)} |\n|---|---|---|")
+for f in formats:
+    print(f"| {f} | {' | '.join(cell(cases, f) for cases in cols)} |")
+PY
+    exit 0
+fi
 
 cargo build --release -p idv-eval --example doc_bench >&2
 bin="$root/target/release/examples/doc_bench"

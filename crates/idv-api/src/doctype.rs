@@ -9,8 +9,16 @@ use serde::{Deserialize, Serialize};
 pub enum MrzLayout {
     /// Passport data page: 2 lines of 44.
     Td3,
-    /// ID card: 3 lines of 30, on the back.
+    /// ID-1 card: 3 lines of 30, on the back.
     Td1,
+    /// ID-2 card: 2 lines of 36, on the data side.
+    Td2,
+    /// Visa, format A: 2 lines of 44.
+    MrvA,
+    /// Visa, format B: 2 lines of 36.
+    MrvB,
+    /// Any of them: the layout is detected from the zone and reported.
+    Any,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +32,14 @@ const SUPPORTED: &[(&str, &str, MrzLayout)] = &[
     ("01000000", "passport (any issuing country, ICAO TD3)", MrzLayout::Td3),
     ("GLB03002", "e-passport read through its MRZ (any issuing country, ICAO TD3)", MrzLayout::Td3),
     ("GLB01001", "identity card with an ICAO TD1 MRZ (any issuing country; idv extension code)", MrzLayout::Td1),
+    ("GLB01002", "identity card with an ICAO TD2 MRZ (any issuing country; idv extension code)", MrzLayout::Td2),
+    ("GLB07001", "machine-readable visa, format A (ICAO MRV-A; idv extension code)", MrzLayout::MrvA),
+    ("GLB07002", "machine-readable visa, format B (ICAO MRV-B; idv extension code)", MrzLayout::MrvB),
+    (
+        "GLB00000",
+        "any ICAO machine-readable document, read on its MRZ side; the layout is reported (idv extension code)",
+        MrzLayout::Any,
+    ),
 ];
 
 impl DocType {
@@ -62,7 +78,8 @@ impl DocType {
         self.layout
     }
 
-    /// TD1 cards carry the MRZ on the back, so they may be captured on two pages; a passport data page is one.
+    /// TD1 cards carry the MRZ on the back, so they may be captured on two pages; a passport data page, a TD2
+    /// card's data side, a visa and "any MRZ document" (read on its MRZ side) are one.
     pub fn has_back_page(&self) -> bool {
         self.layout() == MrzLayout::Td1
     }
@@ -95,5 +112,14 @@ mod tests {
         assert_eq!(DocType::parse("CHN03001").unwrap().layout(), MrzLayout::Td3);
         assert!(DocType::parse("CHN01001").is_err(), "national ID cards without an ICAO MRZ are refused");
         assert!(DocType::parse("ÄÖÜ03001").is_err());
+        for (code, layout) in [
+            ("GLB01002", MrzLayout::Td2),
+            ("GLB07001", MrzLayout::MrvA),
+            ("GLB07002", MrzLayout::MrvB),
+            ("GLB00000", MrzLayout::Any),
+        ] {
+            let d = DocType::parse(code).unwrap();
+            assert_eq!((d.layout(), d.has_back_page()), (layout, false), "{code}");
+        }
     }
 }

@@ -1,7 +1,5 @@
 //! Consistency checks, each with a name and, when it fails, a reason a person can act on.
 
-use std::collections::BTreeMap;
-
 use serde::Serialize;
 
 use crate::fields::{Field, parse_printed_date};
@@ -72,7 +70,7 @@ pub struct Inputs<'a> {
     pub mrz: Option<&'a MrzReading>,
     /// Whether this page should carry an MRZ (passport page, ID-card back).
     pub mrz_expected: bool,
-    pub printed: &'a BTreeMap<Field, String>,
+    pub printed: &'a crate::fields::Printed,
     pub today: mrz::Date,
 }
 
@@ -97,16 +95,18 @@ pub fn run(i: &Inputs<'_>) -> Vec<Check> {
             }
         }
         // Document type against the request.
-        let kind_ok = match i.requested.class {
-            DocClass::Passport => m.format == MrzFormat::Td3 && m.data.document_type.starts_with('P'),
-            DocClass::IdCard => m.format == MrzFormat::Td1,
+        let code_ok = match i.requested.class {
+            DocClass::Passport => m.data.document_type.starts_with('P'),
+            DocClass::Visa => m.data.document_type.starts_with('V'),
+            DocClass::IdCard | DocClass::Any => true,
         };
+        let kind_ok = i.requested.formats.contains(&m.format) && code_ok;
         check(&mut out, "document_type_matches", kind_ok, || {
             format!(
-                "requested {} ({}) but the MRZ is {:?} with document code {:?}",
+                "requested {} ({}) but the MRZ is {} with document code {:?}",
                 i.requested.code,
                 i.requested.class.as_str(),
-                m.format,
+                m.format.as_str(),
                 m.data.document_type
             )
         });
@@ -149,7 +149,7 @@ pub fn run(i: &Inputs<'_>) -> Vec<Check> {
     out
 }
 
-fn compare_with_printed(out: &mut Vec<Check>, m: &MrzReading, printed: &BTreeMap<Field, String>, today_year: i32) {
+fn compare_with_printed(out: &mut Vec<Check>, m: &MrzReading, printed: &crate::fields::Printed, today_year: i32) {
     let d = &m.data;
     let mut cmp = |field: Field, ok: bool, mrz_v: &str, printed_v: &str| {
         check(out, format!("mrz_vs_printed_{}", field.as_str()), ok, || {
@@ -226,8 +226,8 @@ fn fold_letters(s: &str) -> String {
 /// True when the MRZ's name field has no trailing filler, i.e. the name may have been truncated.
 fn name_field_full(m: &MrzReading) -> bool {
     let line = match m.format {
-        MrzFormat::Td3 => &m.lines[0],
         MrzFormat::Td1 => &m.lines[2],
+        _ => &m.lines[0],
     };
     !line.ends_with('<')
 }

@@ -187,12 +187,59 @@ fn is_caption(text: &str) -> bool {
     !found.is_empty() && found.iter().any(|(_, start, _)| *start == 0) && n <= covered * 2 + 2
 }
 
-/// Map recognised boxes (page coordinates, `px_per_mm` pixels per millimetre) to fields: each caption takes
-/// the nearest text below it that starts near the caption's left edge.
-pub fn map_fields(items: &[(TextBox, String)], px_per_mm: f32) -> BTreeMap<Field, String> {
+/// A recognised value below this confidence is not trusted as evidence: the field is reported unread.
+pub const MIN_VALUE_CONFIDENCE: f32 = 0.8;
+
+/// The printed zone as read: each value typed (it parses as its field's kind) and with the recogniser's
+/// confidence; a caption whose value did not read as its type, or read with low confidence, is `unread` with the
+/// reason, and takes no part in the consistency checks (a misread is not a forgery).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Printed {
+    pub values: BTreeMap<Field, String>,
+    pub confidence: BTreeMap<Field, f32>,
+    pub unread: BTreeMap<Field, String>,
+}
+
+impl Printed {
+    pub fn get(&self, f: &Field) -> Option<&String> {
+        self.values.get(f)
+    }
+
+    /// Withdraw a value the page's other evidence contradicts (the MRZ says it is another field's).
+    pub fn withdraw(&mut self, f: Field, why: String) {
+        if self.values.remove(&f).is_some() {
+            self.confidence.remove(&f);
+            self.unread.insert(f, why);
+        }
+    }
+}
+
+/// Whether a cleaned value has the shape of its field; `Err` says what it looked like instead.
+pub fn typed(field: Field, v: &str) -> Result<(), String> {
+    let letters = v.chars().filter(|c| c.is_alphabetic()).count();
+    let digits = v.chars().filter(|c| c.is_ascii_digit()).count();
+    let ok = match field {
+        Field::BirthDate | Field::IssueDate | Field::ExpiryDate => parse_printed_date(v, false, 2000).is_some(),
+        Field::Sex => matches!(v, "M" | "F" | "X"),
+        // A name holds no digit: a date or a number under a name's caption belongs to another caption.
+        Field::Surname | Field::GivenNames => letters > 0 && digits == 0,
+        // Numbers carry digits; a word under a number's caption is some other field's value.
+        Field::DocumentNumber | Field::PersonalNumber => (4..=24).contains(&v.len()) && digits > 0,
+        // A code or a nationality's name: letters (an OCR `0` for `O` aside).
+        Field::Nationality | Field::IssuingCountry => letters > 0 && digits <= 1,
+        Field::DocumentType => (1..=3).contains(&v.len()) && digits == 0,
+        Field::PlaceOfBirth | Field::Authority | Field::Address => !v.is_empty(),
+    };
+    if ok { Ok(()) } else { Err(format!("{v:?} does not read as a {}", field.as_str().replace('_', " "))) }
+}
+
+/// Map recognised boxes (page coordinates, `px_per_mm` pixels per millimetre, the recogniser's confidence) to
+/// fields: each caption takes the nearest text below it that starts near the caption's left edge; its value is
+/// kept when it is typed and confident, and reported unread otherwise.
+pub fn map_fields(items: &[(TextBox, String, f32)], px_per_mm: f32) -> Printed {
     let mut captions: Vec<(Field, f32, f32)> = Vec::new(); // field, x, caption bottom
     let mut values: Vec<usize> = Vec::new();
-    for (i, (b, t)) in items.iter().enumerate() {
+    for (i, (b, t, _)) in items.iter().enumerate() {
         if is_caption(t) {
             for (field, x) in captions_in(t, b) {
                 captions.push((field, x, b.bottom()));
@@ -201,7 +248,8 @@ pub fn map_fields(items: &[(TextBox, String)], px_per_mm: f32) -> BTreeMap<Field
             values.push(i);
         }
     }
-    let mut out = BTreeMap::new();
+    let mut out = Printed::default();
+    let mut claimed = std::collections::BTreeSet::new();
     let mut used = vec![false; items.len()];
     // Closest pairs first, so two captions never claim the same value.
     let mut pairs: Vec<(f32, Field, usize)> = Vec::new();
@@ -217,11 +265,24 @@ pub fn map_fields(items: &[(TextBox, String)], px_per_mm: f32) -> BTreeMap<Field
     }
     pairs.sort_by(|a, b| a.0.total_cmp(&b.0));
     for (_, field, i) in pairs {
-        if used[i] || out.contains_key(&field) {
+        if used[i] || claimed.contains(&field) {
             continue;
         }
         used[i] = true;
-        out.insert(field, clean_value(field, &items[i].1));
+        claimed.insert(field);
+        let (v, conf) = (clean_value(field, &items[i].1), items[i].2);
+        match typed(field, &v) {
+            Err(why) => {
+                out.unread.insert(field, why);
+            }
+            Ok(()) if conf < MIN_VALUE_CONFIDENCE => {
+                out.unread.insert(field, format!("read with confidence {conf:.2}, under {MIN_VALUE_CONFIDENCE}"));
+            }
+            Ok(()) => {
+                out.values.insert(field, v);
+                out.confidence.insert(field, conf);
+            }
+        }
     }
     out
 }

@@ -77,6 +77,9 @@ impl From<VisionError> for DocError {
 pub enum DocClass {
     Passport,
     IdCard,
+    Visa,
+    /// Any ICAO machine-readable document: the layout is whatever the zone turns out to be.
+    Any,
 }
 
 impl DocClass {
@@ -84,6 +87,8 @@ impl DocClass {
         match self {
             DocClass::Passport => "passport",
             DocClass::IdCard => "id_card",
+            DocClass::Visa => "visa",
+            DocClass::Any => "any",
         }
     }
 }
@@ -96,17 +101,92 @@ pub struct DocTypeSpec {
     pub class: DocClass,
     /// Issuing state the code names (`CHN03001` → CHN); `None` for global codes.
     pub country: Option<String>,
+    /// The MRZ layouts the document may carry (one, except for [`DocClass::Any`]).
+    pub formats: Vec<MrzFormat>,
 }
 
 impl DocTypeSpec {
-    /// Any state's passport (ICAO TD3).
-    pub fn passport(code: &str) -> Self {
-        DocTypeSpec { code: code.to_owned(), class: DocClass::Passport, country: None }
+    fn of(code: &str, class: DocClass, formats: &[MrzFormat]) -> Self {
+        DocTypeSpec { code: code.to_owned(), class, country: None, formats: formats.to_vec() }
     }
 
-    /// Any state's ID card with a TD1 MRZ.
+    /// Any state's passport (ICAO TD3).
+    pub fn passport(code: &str) -> Self {
+        Self::of(code, DocClass::Passport, &[MrzFormat::Td3])
+    }
+
+    /// Any state's ID card with a TD1 MRZ (on its back).
     pub fn id_card(code: &str) -> Self {
-        DocTypeSpec { code: code.to_owned(), class: DocClass::IdCard, country: None }
+        Self::of(code, DocClass::IdCard, &[MrzFormat::Td1])
+    }
+
+    /// Any state's ID-2 card with a TD2 MRZ (on its data side).
+    pub fn td2_card(code: &str) -> Self {
+        Self::of(code, DocClass::IdCard, &[MrzFormat::Td2])
+    }
+
+    /// A machine-readable visa of format A or B.
+    pub fn visa(code: &str, format: MrzFormat) -> Self {
+        Self::of(code, DocClass::Visa, &[format])
+    }
+
+    /// Any ICAO machine-readable document, read on the side that carries its zone.
+    pub fn any(code: &str) -> Self {
+        Self::of(code, DocClass::Any, &MrzFormat::ALL)
+    }
+
+    /// The side that carries the MRZ: a TD1 card's back; every other layout's data side.
+    pub fn mrz_side(&self) -> CardSide {
+        if self.class == DocClass::IdCard && self.formats == [MrzFormat::Td1] {
+            CardSide::Back
+        } else {
+            CardSide::Front
+        }
+    }
+}
+
+/// The page of one layout: size, how deep its zone reaches from the bottom edge, where the zone's first cell
+/// and lowest baseline sit, and where the portrait is looked for (all mm).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PageShape {
+    pub mm: (f32, f32),
+    pub band_mm: f32,
+    pub mrz_left_mm: f32,
+    pub mrz_bottom_mm: f32,
+    pub portrait_zone_mm: [f32; 4],
+}
+
+/// ICAO 9303 sizes: TD3 125 × 88, TD1 85.6 × 54, TD2 and MRV-B 105 × 74, MRV-A 120 × 80 mm.
+pub fn page_shape(format: MrzFormat) -> PageShape {
+    match format {
+        MrzFormat::Td3 => PageShape {
+            mm: TD3_MM,
+            band_mm: 25.0,
+            mrz_left_mm: 6.0,
+            mrz_bottom_mm: 5.0,
+            portrait_zone_mm: [2.0, 8.0, 42.0, 58.0],
+        },
+        MrzFormat::Td1 => PageShape {
+            mm: TD1_MM,
+            band_mm: 20.0,
+            mrz_left_mm: 4.7,
+            mrz_bottom_mm: 3.8,
+            portrait_zone_mm: [1.5, 7.0, 29.0, 38.0],
+        },
+        MrzFormat::Td2 | MrzFormat::MrvB => PageShape {
+            mm: (105.0, 74.0),
+            band_mm: 22.0,
+            mrz_left_mm: 6.0,
+            mrz_bottom_mm: 4.8,
+            portrait_zone_mm: [1.5, 7.0, 33.0, 42.0],
+        },
+        MrzFormat::MrvA => PageShape {
+            mm: (120.0, 80.0),
+            band_mm: 23.0,
+            mrz_left_mm: 4.0,
+            mrz_bottom_mm: 4.0,
+            portrait_zone_mm: [1.5, 8.0, 36.0, 45.0],
+        },
     }
 }
 
@@ -141,14 +221,19 @@ impl DocRequest {
     }
 
     fn mrz_expected(&self) -> bool {
-        self.doc_type.class == DocClass::Passport || self.side == CardSide::Back
+        self.side == self.doc_type.mrz_side()
     }
 
-    fn page_mm(&self) -> (f32, f32) {
-        match self.doc_type.class {
-            DocClass::Passport => TD3_MM,
-            DocClass::IdCard => TD1_MM,
+    /// The page shapes the picture may show, one per distinct size among the expected layouts.
+    fn shapes(&self) -> Vec<(MrzFormat, PageShape)> {
+        let mut out: Vec<(MrzFormat, PageShape)> = Vec::new();
+        for &f in &self.doc_type.formats {
+            let s = page_shape(f);
+            if !out.iter().any(|(_, o)| o.mm == s.mm) {
+                out.push((f, s));
+            }
         }
+        out
     }
 }
 
@@ -176,6 +261,8 @@ pub struct MrzSummary {
     pub valid: bool,
     /// Cells changed by check-digit-guided repair: (line, column, from, to).
     pub repairs: Vec<(usize, usize, char, char)>,
+    /// The least certain cell's probability, per line.
+    pub line_confidence: Vec<f32>,
 }
 
 /// Everything read from one picture.
@@ -187,10 +274,15 @@ pub struct DocReading {
     pub located_by: &'static str,
     /// Page corners in the photo (top-left, top-right, bottom-right, bottom-left).
     pub corners: [[f32; 2]; 4],
+    /// Height of an MRZ character in the picture as given, pixels (from the page's size in it).
+    pub mrz_char_px: f32,
     pub mrz: Option<MrzSummary>,
     mrz_data: Option<mrz::MrzData>,
-    /// Printed fields as read.
+    /// Printed fields as read, each of its field's type and read with confidence (see [`fields::Printed`]).
     pub printed: BTreeMap<Field, String>,
+    /// Captions whose value did not read as its type or with enough confidence, with the reason: reported, never
+    /// compared.
+    pub unread: BTreeMap<Field, String>,
     /// The identity as read: MRZ-verified where the zone's check digits hold, printed otherwise (no empty values).
     pub fields: BTreeMap<Field, String>,
     pub checks: Vec<Check>,
@@ -215,11 +307,24 @@ impl DocReading {
     }
 }
 
-/// Pictures smaller than this on their shorter side are refused: the zone's characters would be under 3 pixels.
-pub const MIN_SIDE: u32 = 120;
+/// Pictures smaller than this on their shorter side are refused before any work: upscaled to [`UPSCALE_TO`], a
+/// zone's characters would come from under a pixel of the original each.
+pub const MIN_SIDE: u32 = 32;
 /// Pictures smaller than this on their shorter side are upscaled to it before reading.
 pub const UPSCALE_TO: u32 = 400;
-
+/// Nominal height of an MRZ character (OCR-B size 1), mm.
+pub const MRZ_CHAR_MM: f32 = 2.42;
+/// Below this many pixels of the original picture per MRZ character height, upscaling has nothing left to
+/// restore: a zone this small is refused even when its check digits hold (rendered passports at 4.8 px read
+/// wrong-but-valid name lines 12 times in 12).
+pub const MIN_MRZ_CHAR_PX: f32 = 4.5;
+/// Under this character height a zone is "small": `<` and `C`, `O` and `D` come out near-tied, and the name line has
+/// no check digit to catch a slip. A small zone is accepted only when its name line reads with
+/// [`SMALL_ZONE_NAME_CONFIDENCE`]. Measured with `cargo run --release -p idv-eval --example doc_lowres`: on rendered
+/// passports from 4.8 to 5.7 px every wrong name line had a least-certain cell under 0.82; the real 5.1 px passports
+/// of `../shared/realdata/docs` read theirs at 0.86 and 0.94, exactly.
+pub const SMALL_ZONE_PX: f32 = 6.0;
+pub const SMALL_ZONE_NAME_CONFIDENCE: f32 = 0.85;
 /// The loaded document engine: PP-OCR detector and recogniser, and optionally YuNet for the portrait.
 pub struct DocEngine {
     det: TextDetector,
@@ -281,90 +386,152 @@ impl DocEngine {
 
     pub fn read_image(&self, img: &RgbImage, req: &DocRequest) -> Result<DocReading, DocError> {
         let started = Instant::now();
-        let (w, h) = img.dimensions();
-        if w.min(h) < MIN_SIDE {
+        let (w0, h0) = img.dimensions();
+        if w0.min(h0) < MIN_SIDE {
             return Err(DocError::Retake(format!(
-                "picture is {w}×{h} pixels; the document needs at least {MIN_SIDE} on the shorter side"
+                "picture is {w0}×{h0} pixels; a document needs at least {MIN_SIDE} on the shorter side"
             )));
+        }
+        if req.doc_type.formats.is_empty() {
+            return Err(DocError::Model("the document type names no MRZ layout".into()));
         }
         // A small picture (a thumbnail, a low-resolution scan) still holds a readable zone when its characters are
         // a few pixels tall: upscaled to UPSCALE_TO on its shorter side, the text detector and recogniser get the
-        // sizes they were trained on. On the real specimens of ../shared/realdata/docs this reads the four pictures
-        // of 250-283 px that a 200 px floor refused, with no wrong-but-valid zone.
+        // sizes they were trained on. What decides is whether the zone reads, not the picture's size.
         let upscaled;
-        let scale = if w.min(h) < UPSCALE_TO { UPSCALE_TO as f32 / w.min(h) as f32 } else { 1.0 };
+        let scale = if w0.min(h0) < UPSCALE_TO { UPSCALE_TO as f32 / w0.min(h0) as f32 } else { 1.0 };
         let img = if scale > 1.0 {
-            let (uw, uh) = ((w as f32 * scale).round() as u32, (h as f32 * scale).round() as u32);
+            let (uw, uh) = ((w0 as f32 * scale).round() as u32, (h0 as f32 * scale).round() as u32);
             upscaled = image::imageops::resize(img, uw, uh, image::imageops::FilterType::CatmullRom);
             &upscaled
         } else {
             img
         };
         let (w, h) = img.dimensions();
-        let page_mm = req.page_mm();
-        let attempt = |loc: &Located| -> Result<Option<PageRead>, DocError> {
-            let Some(page) = locate::rectify(img, &loc.corners, page_mm) else { return Ok(None) };
-            self.read_page(page, req).map(Some)
+        let shapes = req.shapes();
+        let attempt = |loc: &Located, shape: PageShape| -> Result<Option<(PageShape, PageRead)>, DocError> {
+            let Some(page) = locate::rectify(img, &loc.corners, shape.mm) else { return Ok(None) };
+            let read = self.read_page(page, req, &shape)?;
+            // Pages of one aspect but another size (a TD2 card and a passport page are both 1.42:1): once the zone
+            // names its layout, the page is flattened again at that layout's size, so millimetres mean millimetres.
+            if let Some(m) = &read.mrz {
+                let right = page_shape(m.format);
+                if right.mm != shape.mm
+                    && req.doc_type.formats.contains(&m.format)
+                    && ((right.mm.0 / right.mm.1) / (shape.mm.0 / shape.mm.1) - 1.0).abs() < 0.05
+                    && let Some(page) = locate::rectify(img, &loc.corners, right.mm)
+                {
+                    return Ok(Some((right, self.read_page(page, req, &right)?)));
+                }
+            }
+            Ok(Some((shape, read)))
         };
+        let usable = |p: &PageRead| p.mrz.is_some() || (!req.mrz_expected() && p.items.len() >= 4);
 
-        let mut result: Option<(Located, PageRead)> = None;
+        let mut result: Option<(Located, PageShape, PageRead)> = None;
         let score = |p: &PageRead| p.mrz.as_ref().map(|m| (m.valid(), m.min_confidence));
-        let doubtful = |r: &Option<(Located, PageRead)>| match r {
+        let doubtful = |r: &Option<(Located, PageShape, PageRead)>| match r {
             None => true,
-            Some((_, p)) => req.mrz_expected() && !p.mrz.as_ref().is_some_and(|m| m.valid()),
+            Some((_, _, p)) => req.mrz_expected() && !p.mrz.as_ref().is_some_and(|m| m.valid()),
+        };
+        let keep = |result: &mut Option<(Located, PageShape, PageRead)>, loc: Located, shape, p: PageRead| {
+            if usable(&p) && result.as_ref().is_none_or(|(_, _, old)| score(&p) > score(old)) {
+                *result = Some((loc, shape, p));
+            }
         };
         // A scan or a cropped upload is the page itself: no outline to find, the frame's shape says so.
-        let want = page_mm.0 / page_mm.1;
-        if ((w as f32 / h as f32) / want - 1.0).abs() < 0.04 {
-            let frame = Located {
-                corners: [[0.0, 0.0], [w as f32, 0.0], [w as f32, h as f32], [0.0, h as f32]],
-                method: "frame",
-            };
-            if let Some(p) = attempt(&frame)?
-                && (p.mrz.is_some() || (!req.mrz_expected() && p.items.len() >= 4))
-            {
-                result = Some((frame, p));
+        for &(_, shape) in &shapes {
+            if !doubtful(&result) {
+                break;
+            }
+            let want = shape.mm.0 / shape.mm.1;
+            if ((w as f32 / h as f32) / want - 1.0).abs() < 0.04 {
+                let frame = Located {
+                    corners: [[0.0, 0.0], [w as f32, 0.0], [w as f32, h as f32], [0.0, h as f32]],
+                    method: "frame",
+                };
+                if let Some((shape, p)) = attempt(&frame, shape)? {
+                    keep(&mut result, frame, shape, p);
+                }
             }
         }
         if doubtful(&result)
             && let Some(loc) = locate::find_card(img)
         {
             let a = locate::aspect(&loc.corners);
-            // A quadrilateral far from the document's shape is some other rectangle (a screen, a desk edge).
-            if (a / want - 1.0).abs() < 0.22
-                && let Some(p) = attempt(&loc)?
-                && (p.mrz.is_some() || (!req.mrz_expected() && p.items.len() >= 4))
-                && result.as_ref().is_none_or(|(_, old)| score(&p) > score(old))
-            {
-                result = Some((loc, p));
+            // A quadrilateral far from every expected shape is some other rectangle (a screen, a desk edge); of the
+            // shapes it could be, the closest goes first.
+            let mut near: Vec<(f32, PageShape)> = shapes
+                .iter()
+                .map(|&(_, s)| ((a / (s.mm.0 / s.mm.1) - 1.0).abs(), s))
+                .filter(|(d, _)| *d < 0.22)
+                .collect();
+            near.sort_by(|x, y| x.0.total_cmp(&y.0));
+            for (_, shape) in near {
+                if !doubtful(&result) {
+                    break;
+                }
+                if let Some((shape, p)) = attempt(&loc, shape)? {
+                    keep(&mut result, loc.clone(), shape, p);
+                }
             }
         }
         // Fallback: text geometry on the whole photo, when the outline gave nothing or an MRZ whose check
-        // digits fail (a corner misplaced by shade can shave the zone's first cells off the flattened page).
+        // digits fail (a corner misplaced by shade can shave the zone's first cells off the flattened page). The
+        // zone's lines fix the page's position, scale and rotation, whatever lies around it.
         if doubtful(&result) {
             let boxes = self.det.detect(img)?;
-            let loc = if req.mrz_expected() {
+            let found = if req.mrz_expected() {
                 self.mrz_geometry(img, &boxes, req)?
             } else {
-                locate::from_text_boxes(&boxes, 0.04)
+                locate::from_text_boxes(&boxes, 0.04).map(|l| (l, shapes[0].1))
             };
-            if let Some(loc) = loc
-                && let Some(p) = attempt(&loc)?
-                && (p.mrz.is_some() || (!req.mrz_expected() && p.items.len() >= 4))
-                && result.as_ref().is_none_or(|(_, old)| score(&p) > score(old))
+            if let Some((loc, shape)) = found
+                && let Some((shape, p)) = attempt(&loc, shape)?
             {
-                result = Some((loc, p));
+                keep(&mut result, loc, shape, p);
             }
         }
-        let Some((loc, page)) = result else {
+        let char_px_of = |loc: &Located, shape: &PageShape| {
+            let c = loc.corners.map(|[x, y]| [x / scale, y / scale]);
+            let len = |a: [f32; 2], b: [f32; 2]| ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)).sqrt();
+            (len(c[0], c[1]) + len(c[3], c[2])) / 2.0 / shape.mm.0 * MRZ_CHAR_MM
+        };
+        let Some((loc, shape, page)) = result else {
             return Err(DocError::Retake(if req.mrz_expected() {
-                "no document with a readable machine-readable zone was found; hold the page flat, fill the frame, avoid glare".into()
+                // How tall the zone's characters can be at most here: the page filling the whole picture.
+                let char_px = shapes
+                    .iter()
+                    .map(|(_, s)| (w0 as f32 / s.mm.0).max(h0 as f32 / s.mm.1) * MRZ_CHAR_MM)
+                    .fold(0.0f32, f32::max);
+                if char_px < MIN_MRZ_CHAR_PX {
+                    format!(
+                        "the machine-readable zone could not be read: in a {w0}×{h0} picture its characters are at most \
+                         {char_px:.1} pixels tall and at least {MIN_MRZ_CHAR_PX} are needed; take the picture closer \
+                         or at a higher resolution"
+                    )
+                } else {
+                    "no document with a readable machine-readable zone was found; hold the page flat, fill the frame, avoid glare".into()
+                }
             } else {
                 "no document was found; place the card on a contrasting surface and fill the frame".into()
             }));
         };
 
-        let portrait = if req.mrz_only { None } else { self.portrait(&page.image, req) };
+        let mrz_char_px = char_px_of(&loc, &shape);
+        if let Some(m) = &page.mrz {
+            let name_line = if m.format == MrzFormat::Td1 { 2 } else { 0 };
+            let name_conf = m.line_confidence.get(name_line).copied().unwrap_or(0.0);
+            if mrz_char_px < MIN_MRZ_CHAR_PX || (mrz_char_px < SMALL_ZONE_PX && name_conf < SMALL_ZONE_NAME_CONFIDENCE)
+            {
+                return Err(DocError::Retake(format!(
+                    "the machine-readable zone's characters are {mrz_char_px:.1} pixels tall in this picture, too \
+                     small to read it reliably (its name line's least certain character: {name_conf:.2}); take the \
+                     picture closer or at a higher resolution"
+                )));
+            }
+        }
+        let portrait = if req.mrz_only { None } else { self.portrait(&page.image, req, &shape) };
         let mrz = page.mrz.as_ref();
         let checks = checks::run(&checks::Inputs {
             requested: &req.doc_type,
@@ -380,14 +547,17 @@ impl DocEngine {
             located_by: loc.method,
             // In the picture as given, not as upscaled.
             corners: loc.corners.map(|[x, y]| [x / scale, y / scale]),
+            mrz_char_px,
             mrz: mrz.map(|m| MrzSummary {
                 format: m.format,
                 lines: m.lines.clone(),
                 valid: m.valid(),
                 repairs: m.repairs.clone(),
+                line_confidence: m.line_confidence.clone(),
             }),
             mrz_data: mrz.map(|m| m.data.clone()),
-            printed: page.printed,
+            printed: page.printed.values,
+            unread: page.printed.unread,
             fields,
             checks,
             portrait,
@@ -397,20 +567,23 @@ impl DocEngine {
         })
     }
 
-    /// Find MRZ lines among the photo's text boxes and derive the page from them.
-    fn mrz_geometry(&self, img: &RgbImage, boxes: &[TextBox], req: &DocRequest) -> Result<Option<Located>, DocError> {
+    /// Find MRZ lines among the photo's text boxes and derive the page from them: the decoded zone names its
+    /// layout, and the layout's geometry places the page around the lines.
+    fn mrz_geometry(
+        &self,
+        img: &RgbImage,
+        boxes: &[TextBox],
+        req: &DocRequest,
+    ) -> Result<Option<(Located, PageShape)>, DocError> {
         let long: Vec<&TextBox> = boxes.iter().filter(|b| b.width() > 12.0 * b.height()).collect();
         if long.is_empty() {
             return Ok(None);
         }
         let owned: Vec<TextBox> = long.iter().map(|b| (*b).clone()).collect();
         let recs = self.ocr(img, &owned)?;
-        let (chars, left_mm, bottom_mm) = match req.doc_type.class {
-            DocClass::Passport => (44usize, 6.0f32, 5.0f32),
-            DocClass::IdCard => (30, 4.7, 3.8),
-        };
+        let near_width = |n: usize| req.doc_type.formats.iter().any(|f| (n as i64 - f.width() as i64).abs() <= 4);
         let mut rows: Vec<(usize, &Recognized)> =
-            recs.iter().enumerate().filter(|(_, r)| (r.mrz.len() as i64 - chars as i64).abs() <= 4).collect();
+            recs.iter().enumerate().filter(|(_, r)| near_width(r.mrz.len())).collect();
         // Order along the page's vertical axis (perpendicular to the text direction).
         let Some(&(i0, _)) = rows.first() else { return Ok(None) };
         let q = owned[i0].quad;
@@ -424,22 +597,26 @@ impl DocEngine {
         let lines: Vec<(f32, mrz_read::LineRead)> =
             rows.iter().map(|(i, r)| (owned[*i].center()[1], r.mrz.clone())).collect();
         let Some(reading) = mrz_read::find(&lines) else { return Ok(None) };
-        let nlines = reading.format.lines();
-        // The boxes of the decoded lines: the lowest run of `nlines` rows of the right width.
-        let chosen: Vec<&TextBox> = rows.iter().rev().take(nlines).rev().map(|(i, _)| &owned[*i]).collect();
-        Ok(locate::from_mrz_boxes(&chosen, chars, req.page_mm(), left_mm, bottom_mm))
+        let format = reading.format;
+        let shape = page_shape(format);
+        let nlines = format.lines();
+        // The boxes of the decoded lines: the lowest run of `nlines` rows of the zone's width.
+        let of_width: Vec<&TextBox> = rows
+            .iter()
+            .filter(|(_, r)| (r.mrz.len() as i64 - format.width() as i64).abs() <= 4)
+            .map(|(i, _)| &owned[*i])
+            .collect();
+        let chosen = &of_width[of_width.len().saturating_sub(nlines)..];
+        Ok(locate::from_mrz_boxes(chosen, format.width(), shape.mm, shape.mrz_left_mm, shape.mrz_bottom_mm)
+            .map(|l| (l, shape)))
     }
 
     /// Read the MRZ in the bottom band of a flattened page: text rows found by a projection profile (no
     /// detector pass), recognised over the MRZ alphabet; the detector only runs on the band when the profile
     /// finds no zone. Returns the reading and the top of the zone in page pixels.
-    fn read_mrz_band(&self, page: &RgbImage, req: &DocRequest) -> Result<Option<(MrzReading, f32)>, DocError> {
+    fn read_mrz_band(&self, page: &RgbImage, shape: &PageShape) -> Result<Option<(MrzReading, f32)>, DocError> {
         let (pw, ph) = page.dimensions();
-        let band_mm = match req.doc_type.class {
-            DocClass::Passport => 25.0,
-            DocClass::IdCard => 20.0,
-        };
-        let y0 = ph.saturating_sub((band_mm * PAGE_PX_PER_MM) as u32);
+        let y0 = ph.saturating_sub((shape.band_mm * PAGE_PX_PER_MM) as u32);
         let band = image::imageops::crop_imm(page, 0, y0, pw, ph - y0).to_image();
         let mut boxes: Vec<TextBox> = locate::text_rows(&image::imageops::grayscale(&band), PAGE_PX_PER_MM)
             .into_iter()
@@ -492,17 +669,17 @@ impl DocEngine {
 
     /// OCR a flattened page: the MRZ from its band (turning the page half round when the zone is at the top),
     /// then the printed fields above it.
-    fn read_page(&self, mut page: RgbImage, req: &DocRequest) -> Result<PageRead, DocError> {
+    fn read_page(&self, mut page: RgbImage, req: &DocRequest, shape: &PageShape) -> Result<PageRead, DocError> {
         let ph = page.height() as f32;
         let mut mrz = None;
         let mut mrz_top = ph;
         if req.mrz_expected() {
-            if let Some((m, top)) = self.read_mrz_band(&page, req)? {
+            if let Some((m, top)) = self.read_mrz_band(&page, shape)? {
                 mrz = Some(m);
                 mrz_top = top;
             } else {
                 let turned = image::imageops::rotate180(&page);
-                if let Some((m, top)) = self.read_mrz_band(&turned, req)? {
+                if let Some((m, top)) = self.read_mrz_band(&turned, shape)? {
                     page = turned;
                     mrz = Some(m);
                     mrz_top = top;
@@ -510,7 +687,7 @@ impl DocEngine {
             }
         }
         if req.mrz_only {
-            return Ok(PageRead { image: page, items: Vec::new(), mrz, printed: BTreeMap::new() });
+            return Ok(PageRead { image: page, items: Vec::new(), mrz, printed: fields::Printed::default() });
         }
         // Printed fields live above the MRZ.
         let region_h = (mrz_top.round() as u32).clamp(1, page.height());
@@ -518,19 +695,25 @@ impl DocEngine {
         let mut boxes = self.det.detect_max(&region, FIELD_DET_MAX_SIDE)?;
         boxes.sort_by(|a, b| a.center()[1].total_cmp(&b.center()[1]));
         let recs = self.ocr(&page, &boxes)?;
-        let items: Vec<(TextBox, String)> =
-            boxes.iter().zip(&recs).filter(|(_, r)| r.score > 0.5).map(|(b, r)| (b.clone(), r.text.clone())).collect();
-        let printed = fields::map_fields(&items, PAGE_PX_PER_MM);
+        let items: Vec<(TextBox, String, f32)> = boxes
+            .iter()
+            .zip(&recs)
+            .filter(|(_, r)| r.score > 0.5)
+            .map(|(b, r)| (b.clone(), r.text.clone(), r.score))
+            .collect();
+        let mut printed = fields::map_fields(&items, PAGE_PX_PER_MM);
+        if let Some(m) = &mrz {
+            withdraw_misplaced_dates(&mut printed, m, req.today);
+        }
         Ok(PageRead { image: page, items, mrz, printed })
     }
 
-    fn portrait(&self, page: &RgbImage, req: &DocRequest) -> Option<Portrait> {
-        // Template zone where ICAO layouts put the portrait (generous, left side).
-        let zone = match (req.doc_type.class, req.side) {
-            (DocClass::Passport, _) => [2.0f32, 8.0, 42.0, 58.0],
-            (DocClass::IdCard, CardSide::Front) => [1.5, 7.0, 29.0, 38.0],
-            (DocClass::IdCard, CardSide::Back) => return None,
-        };
+    fn portrait(&self, page: &RgbImage, req: &DocRequest, shape: &PageShape) -> Option<Portrait> {
+        // The template zone where ICAO layouts put the portrait (generous, left side); a card's back has none.
+        if req.side == CardSide::Back {
+            return None;
+        }
+        let zone = shape.portrait_zone_mm;
         let s = PAGE_PX_PER_MM;
         let (pw, ph) = (page.width(), page.height());
         let clampr = |b: [f32; 4]| -> [u32; 4] {
@@ -571,16 +754,50 @@ impl DocEngine {
 
 struct PageRead {
     image: RgbImage,
-    items: Vec<(TextBox, String)>,
+    items: Vec<(TextBox, String, f32)>,
     mrz: Option<MrzReading>,
-    printed: BTreeMap<Field, String>,
+    printed: fields::Printed,
+}
+
+/// A printed date that is the MRZ's value of *another* date field sits under the wrong caption (a small picture's
+/// captions and values drift together): it is withdrawn rather than compared, so the expiry date read under
+/// "Date of issue" cannot make a genuine document look not yet valid. The same for an issue date that no issuer
+/// could have printed: after the verified expiry, or more than 11 years before it.
+fn withdraw_misplaced_dates(printed: &mut fields::Printed, m: &MrzReading, today: mrz::Date) {
+    let ty = today.year;
+    let d = &m.data;
+    let verified = |ok: Option<bool>, date: &mrz::MrzDate| {
+        ok.filter(|&v| v).and_then(|_| date.calendar()).map(|c| (c.year, c.month, c.day))
+    };
+    let birth = verified(d.checks.date_of_birth, &d.date_of_birth);
+    let expiry = verified(d.checks.date_of_expiry, &d.date_of_expiry);
+    let read = |p: &fields::Printed, f: Field| {
+        p.get(&f).and_then(|s| fields::parse_printed_date(s, f == Field::BirthDate, ty))
+    };
+    for (f, own, others) in [
+        (Field::BirthDate, birth, [expiry, None]),
+        (Field::ExpiryDate, expiry, [birth, None]),
+        (Field::IssueDate, None, [birth, expiry]),
+    ] {
+        if let Some(v) = read(printed, f)
+            && own != Some(v)
+            && others.contains(&Some(v))
+        {
+            printed.withdraw(f, "the value is the zone's date of another field: read under the wrong caption".into());
+        }
+    }
+    if let (Some(issue), Some(e)) = (read(printed, Field::IssueDate), expiry)
+        && (issue > e || issue < (e.0 - 11, e.1, e.2))
+    {
+        printed.withdraw(Field::IssueDate, "an issue date no issuer prints with this expiry date".into());
+    }
 }
 
 fn iso(d: &mrz::MrzDate) -> Option<String> {
     d.calendar().map(|c| format!("{:04}-{:02}-{:02}", c.year, c.month, c.day))
 }
 
-fn printed_iso(printed: &BTreeMap<Field, String>, f: Field, today_year: i32) -> Option<String> {
+fn printed_iso(printed: &fields::Printed, f: Field, today_year: i32) -> Option<String> {
     printed
         .get(&f)
         .and_then(|s| fields::parse_printed_date(s, f == Field::BirthDate, today_year))
@@ -590,11 +807,7 @@ fn printed_iso(printed: &BTreeMap<Field, String>, f: Field, today_year: i32) -> 
 /// The identity fields. Numbers, dates, sex and codes come from the MRZ when its check digits hold (they are
 /// verified); names from the printed zone (the MRZ transliterates and truncates them), falling back to the MRZ;
 /// the rest is printed-only.
-fn identity_fields(
-    req: &DocRequest,
-    mrz: Option<&MrzReading>,
-    printed: &BTreeMap<Field, String>,
-) -> BTreeMap<Field, String> {
+fn identity_fields(req: &DocRequest, mrz: Option<&MrzReading>, printed: &fields::Printed) -> BTreeMap<Field, String> {
     let mut o = BTreeMap::new();
     let ty = req.today.year;
     let verified =

@@ -97,6 +97,62 @@ fn argmax(p: &[f32; 37], allow: impl Fn(usize) -> bool) -> usize {
     best
 }
 
+/// The symbol a cell takes: the most probable one its type allows (a country cell: a letter or filler; see
+/// [`country_as_printed`] for the exception).
+fn choose(cell: Cell, p: &[f32; 37]) -> usize {
+    if cell == Cell::Country {
+        return argmax(p, |k| Cell::LetterOrFiller.allows(k));
+    }
+    argmax(p, |k| cell.allows(k))
+}
+
+/// A country field read as letters names no state, but every cell plainly shows a digit: the issuer printed a
+/// number there (Romanian cards do), and a zone is read as printed. `O`/`0` slips in a real code (`UT0`, `P0L`)
+/// keep their letters because the letters name a state.
+fn country_as_printed(grid: &[Vec<[f32; 37]>], chosen: &mut [Vec<usize>], line: usize, start: usize) {
+    let letters: String = chosen[line][start..start + 3].iter().map(|&k| ALPHABET[k] as char).collect();
+    if mrz::country_name(letters.trim_end_matches('<')).is_some() {
+        return;
+    }
+    let digits: Option<Vec<usize>> = (start..start + 3)
+        .map(|c| {
+            let p = &grid[line][c];
+            let d = argmax(p, |k| ALPHABET[k].is_ascii_digit());
+            (p[d] > 20.0 * p[chosen[line][c]]).then_some(d)
+        })
+        .collect();
+    if let Some(d) = digits {
+        chosen[line][start..start + 3].copy_from_slice(&d);
+    }
+}
+
+/// How much likelier a filler is than a letter in a name cell before the picture is seen: most of a name field is
+/// padding. At five or six pixels per character `<` and `C` come out near-tied, and the tie goes to the filler.
+const NAME_FILLER_PRIOR: f32 = 2.5;
+
+/// The name field has a structure no check digit protects but ICAO 9303 fixes: names are separated by one filler,
+/// surname from given names by two, and after three fillers in a row only padding follows. Cells are re-chosen with
+/// the filler prior, and everything after the first run of three fillers is padding.
+fn names_as_structured(format: MrzFormat, grid: &[Vec<[f32; 37]>], chosen: &mut [Vec<usize>]) {
+    let (line, start) = if format == MrzFormat::Td1 { (2, 0) } else { (0, 5) };
+    let width = format.width();
+    for col in start..width {
+        let p = &grid[line][col];
+        let letter = argmax(p, |k| ALPHABET[k].is_ascii_uppercase());
+        chosen[line][col] = if p[FILLER] * NAME_FILLER_PRIOR >= p[letter] { FILLER } else { letter };
+    }
+    let mut run = 0;
+    for cell in &mut chosen[line][start..width] {
+        if run >= 3 {
+            *cell = FILLER;
+        } else if *cell == FILLER {
+            run += 1;
+        } else {
+            run = 0;
+        }
+    }
+}
+
 /// What a cell may hold.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Cell {
@@ -105,6 +161,9 @@ enum Cell {
     DigitOrFiller,
     Letter,
     LetterOrFiller,
+    /// A country code: letters or fillers, unless the zone plainly prints a digit (some states put a number
+    /// where ICAO wants a nationality, and a zone is read as printed).
+    Country,
     Any,
     Sex,
 }
@@ -117,39 +176,85 @@ impl Cell {
             Cell::DigitOrFiller => c.is_ascii_digit() || c == b'<',
             Cell::Letter => c.is_ascii_uppercase(),
             Cell::LetterOrFiller => c.is_ascii_uppercase() || c == b'<',
-            Cell::Any => true,
+            Cell::Country | Cell::Any => true,
             Cell::Sex => matches!(c, b'M' | b'F' | b'X' | b'<'),
         }
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "UPPERCASE")]
+/// The ICAO 9303 layouts of a machine-readable zone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub enum MrzFormat {
+    /// Passport data page: 2 lines of 44 (Part 4).
+    #[serde(rename = "TD3")]
     Td3,
+    /// ID-1 card: 3 lines of 30 (Part 5).
+    #[serde(rename = "TD1")]
     Td1,
+    /// ID-2 card: 2 lines of 36 (Part 6).
+    #[serde(rename = "TD2")]
+    Td2,
+    /// Visa, format A: 2 lines of 44, no personal-number or composite digit (Part 7).
+    #[serde(rename = "MRV-A")]
+    MrvA,
+    /// Visa, format B: 2 lines of 36, no personal-number or composite digit (Part 7).
+    #[serde(rename = "MRV-B")]
+    MrvB,
 }
 
 impl MrzFormat {
-    /// The ICAO name (`TD3`, `TD1`), as serialised.
+    pub const ALL: [MrzFormat; 5] = [MrzFormat::Td3, MrzFormat::Td1, MrzFormat::Td2, MrzFormat::MrvA, MrzFormat::MrvB];
+
+    /// The ICAO name (`TD3`, `TD1`, `TD2`, `MRV-A`, `MRV-B`), as serialised.
     pub fn as_str(self) -> &'static str {
         match self {
             MrzFormat::Td3 => "TD3",
             MrzFormat::Td1 => "TD1",
+            MrzFormat::Td2 => "TD2",
+            MrzFormat::MrvA => "MRV-A",
+            MrzFormat::MrvB => "MRV-B",
         }
     }
 
     pub fn lines(self) -> usize {
         match self {
-            MrzFormat::Td3 => 2,
             MrzFormat::Td1 => 3,
+            _ => 2,
         }
     }
+
     pub fn width(self) -> usize {
         match self {
-            MrzFormat::Td3 => 44,
+            MrzFormat::Td3 | MrzFormat::MrvA => 44,
+            MrzFormat::Td2 | MrzFormat::MrvB => 36,
             MrzFormat::Td1 => 30,
         }
+    }
+
+    /// A visa's zone carries no composite check digit, so a repair has only its field's own digit to agree with.
+    pub fn has_composite(self) -> bool {
+        !matches!(self, MrzFormat::MrvA | MrzFormat::MrvB)
+    }
+
+    /// The document code's first letter as ICAO allows it for this layout.
+    fn kind_allows(self, c: u8) -> bool {
+        match self {
+            MrzFormat::Td3 => c == b'P',
+            MrzFormat::MrvA | MrzFormat::MrvB => c == b'V',
+            MrzFormat::Td1 | MrzFormat::Td2 => matches!(c, b'I' | b'A' | b'C'),
+        }
+    }
+
+    /// The `mrz` crate's name for the layout.
+    pub fn of_crate(f: mrz::Format) -> Option<MrzFormat> {
+        Some(match f {
+            mrz::Format::Td3 => MrzFormat::Td3,
+            mrz::Format::Td1 => MrzFormat::Td1,
+            mrz::Format::Td2 => MrzFormat::Td2,
+            mrz::Format::MrvA => MrzFormat::MrvA,
+            mrz::Format::MrvB => MrzFormat::MrvB,
+            _ => return None,
+        })
     }
 
     fn cells(self, line: usize) -> Vec<Cell> {
@@ -157,29 +262,40 @@ impl MrzFormat {
         let mut v = Vec::new();
         let mut push = |n: usize, c: Cell| v.extend(std::iter::repeat_n(c, n));
         match (self, line) {
-            (MrzFormat::Td3, 0) => {
+            // The two-line layouts share their first line's shape (code, issuer, name) and the start of the
+            // second (number, digit, nationality, birth, digit, sex, expiry, digit); they differ after it.
+            (MrzFormat::Td3 | MrzFormat::MrvA | MrzFormat::Td2 | MrzFormat::MrvB, 0) => {
                 push(1, Letter);
                 push(1, LetterOrFiller);
-                push(3, LetterOrFiller);
-                push(39, LetterOrFiller);
+                push(3, Country);
+                push(self.width() - 5, LetterOrFiller);
             }
-            (MrzFormat::Td3, _) => {
+            (MrzFormat::Td3 | MrzFormat::MrvA | MrzFormat::Td2 | MrzFormat::MrvB, _) => {
                 push(9, Any);
                 push(1, Digit);
-                push(3, LetterOrFiller);
+                push(3, Country);
                 push(6, Digit);
                 push(1, Digit);
                 push(1, Sex);
                 push(6, Digit);
                 push(1, Digit);
-                push(14, Any);
-                push(1, DigitOrFiller);
-                push(1, Digit);
+                match self {
+                    MrzFormat::Td3 => {
+                        push(14, Any);
+                        push(1, DigitOrFiller);
+                        push(1, Digit);
+                    }
+                    MrzFormat::Td2 => {
+                        push(7, Any);
+                        push(1, Digit);
+                    }
+                    _ => push(self.width() - 28, Any),
+                }
             }
             (MrzFormat::Td1, 0) => {
                 push(1, Letter);
                 push(1, LetterOrFiller);
-                push(3, LetterOrFiller);
+                push(3, Country);
                 push(9, Any);
                 push(1, DigitOrFiller);
                 push(15, Any);
@@ -190,7 +306,7 @@ impl MrzFormat {
                 push(1, Sex);
                 push(6, Digit);
                 push(1, Digit);
-                push(3, LetterOrFiller);
+                push(3, Country);
                 push(11, Any);
                 push(1, Digit);
             }
@@ -207,13 +323,18 @@ struct Covered {
 }
 
 fn covered(format: MrzFormat) -> Vec<Covered> {
-    match format {
-        MrzFormat::Td3 => vec![
+    let two_line = |extra: Option<Covered>| {
+        let mut v = vec![
             Covered { data: (1, 0, 9), digit: (1, 9) },
             Covered { data: (1, 13, 6), digit: (1, 19) },
             Covered { data: (1, 21, 6), digit: (1, 27) },
-            Covered { data: (1, 28, 14), digit: (1, 42) },
-        ],
+        ];
+        v.extend(extra);
+        v
+    };
+    match format {
+        MrzFormat::Td3 => two_line(Some(Covered { data: (1, 28, 14), digit: (1, 42) })),
+        MrzFormat::Td2 | MrzFormat::MrvA | MrzFormat::MrvB => two_line(None),
         MrzFormat::Td1 => vec![
             Covered { data: (0, 5, 9), digit: (0, 14) },
             Covered { data: (1, 0, 6), digit: (1, 6) },
@@ -232,6 +353,8 @@ pub struct MrzReading {
     pub repairs: Vec<(usize, usize, char, char)>,
     /// Lowest per-cell probability of the chosen symbols (after repair).
     pub min_confidence: f32,
+    /// The same per line.
+    pub line_confidence: Vec<f32>,
 }
 
 impl MrzReading {
@@ -292,15 +415,14 @@ pub fn decode(format: MrzFormat, lines: &[LineRead]) -> Option<MrzReading> {
     let mut chosen: Vec<Vec<usize>> = Vec::new();
     for (li, row) in grid.iter().enumerate() {
         let cells = format.cells(li);
-        chosen.push(row.iter().zip(&cells).map(|(p, &c)| argmax(p, |k| c.allows(k))).collect());
+        chosen.push(row.iter().zip(&cells).map(|(p, &c)| choose(c, p)).collect());
     }
-    // Line 1's document code must lead: fix the kind letter (P for TD3; I, A or C for TD1).
-    match format {
-        MrzFormat::Td3 => chosen[0][0] = class_of('P').unwrap_or(FILLER),
-        MrzFormat::Td1 => {
-            let p = &grid[0][0];
-            chosen[0][0] = argmax(p, |k| matches!(ALPHABET[k], b'I' | b'A' | b'C'));
-        }
+    // Line 1's document code must lead: the kind letter the layout allows (P, V; I, A or C for cards).
+    chosen[0][0] = argmax(&grid[0][0], |k| format.kind_allows(ALPHABET[k]));
+    names_as_structured(format, &grid, &mut chosen);
+    let countries: &[(usize, usize)] = if format == MrzFormat::Td1 { &[(0, 2), (1, 15)] } else { &[(0, 2), (1, 10)] };
+    for &(line, start) in countries {
+        country_as_printed(&grid, &mut chosen, line, start);
     }
     let mut repairs = Vec::new();
     repair_check_digits(format, &grid, &mut chosen, &mut repairs);
@@ -309,13 +431,19 @@ pub fn decode(format: MrzFormat, lines: &[LineRead]) -> Option<MrzReading> {
     let data = match format {
         MrzFormat::Td3 => mrz::parse_td3(&text[0], &text[1]).ok()?,
         MrzFormat::Td1 => mrz::parse_td1(&text[0], &text[1], &text[2]).ok()?,
+        MrzFormat::Td2 => mrz::parse_td2(&text[0], &text[1]).ok()?,
+        MrzFormat::MrvA => mrz::parse_mrv_a(&text[0], &text[1]).ok()?,
+        MrzFormat::MrvB => mrz::parse_mrv_b(&text[0], &text[1]).ok()?,
     };
-    let min_confidence = grid
+    let line_confidence: Vec<f32> = grid
         .iter()
         .zip(&chosen)
-        .flat_map(|(row, ch)| row.iter().zip(ch).map(|(p, &k)| p[k] / p.iter().sum::<f32>().max(1e-6)))
-        .fold(1.0f32, f32::min);
-    Some(MrzReading { format, lines: text, data, repairs, min_confidence })
+        .map(|(row, ch)| {
+            row.iter().zip(ch).map(|(p, &k)| p[k] / p.iter().sum::<f32>().max(1e-6)).fold(1.0f32, f32::min)
+        })
+        .collect();
+    let min_confidence = line_confidence.iter().copied().fold(1.0f32, f32::min);
+    Some(MrzReading { format, lines: text, data, repairs, min_confidence, line_confidence })
 }
 
 fn field_ok(chosen: &[Vec<usize>], c: &Covered) -> bool {
@@ -334,12 +462,18 @@ fn composite_ok(format: MrzFormat, chosen: &[Vec<usize>]) -> bool {
     let (data, digit) = match format {
         MrzFormat::Td3 => (format!("{}{}{}", s(1, 0, 10), s(1, 13, 20), s(1, 21, 43)), chosen[1][43]),
         MrzFormat::Td1 => (format!("{}{}{}", s(0, 5, 30), s(1, 0, 7), s(1, 8, 15) + &s(1, 18, 29)), chosen[1][29]),
+        MrzFormat::Td2 => (format!("{}{}{}", s(1, 0, 10), s(1, 13, 20), s(1, 21, 35)), chosen[1][35]),
+        // No composite digit to disagree.
+        MrzFormat::MrvA | MrzFormat::MrvB => return true,
     };
     mrz::verify(&data, ALPHABET[digit] as char)
 }
 
 /// A runner-up symbol must carry at least this share of its cell's probability to be tried.
 const RUNNER_UP_MIN: f32 = 0.05;
+/// Without a composite digit a repair has one digit's say only (one chance in ten of agreeing by luck), so the
+/// runner-up must be a close second, and two-cell repairs are not tried.
+const RUNNER_UP_MIN_NO_COMPOSITE: f32 = 0.3;
 
 fn repair_check_digits(
     format: MrzFormat,
@@ -361,7 +495,8 @@ fn repair_check_digits(
             let total = p.iter().sum::<f32>().max(1e-6);
             let cell = if (li, col) == c.digit { Cell::DigitOrFiller } else { format.cells(li)[col] };
             for (k, &v) in p.iter().enumerate() {
-                if k != chosen[li][col] && cell.allows(k) && v / total >= RUNNER_UP_MIN {
+                let min = if format.has_composite() { RUNNER_UP_MIN } else { RUNNER_UP_MIN_NO_COMPOSITE };
+                if k != chosen[li][col] && cell.allows(k) && v / total >= min {
                     swaps.push((v / total, li, col, k));
                 }
             }
@@ -381,7 +516,7 @@ fn repair_check_digits(
             }
             chosen[li][col] = old;
         }
-        if !fixed {
+        if !fixed && format.has_composite() {
             // Two cells at once, limited to the five likeliest swaps to keep the search tiny.
             'pairs: for i in 0..swaps.len().min(5) {
                 for j in (i + 1)..swaps.len().min(5) {
@@ -405,29 +540,45 @@ fn repair_check_digits(
     }
 }
 
+/// The layouts a run of lines `width` wide may be, told apart by the document code's first letter: a zone of 44
+/// is a passport's (`P`) or a visa's (`V`), one of 36 a card's (`I`, `A`, `C`) or a visa's.
+fn formats_for(first: &LineRead, width: usize) -> Vec<MrzFormat> {
+    let p = |c: char| first.probs.first().and_then(|p| class_of(c).map(|k| p[k])).unwrap_or(0.0);
+    let visa = p('V');
+    match width {
+        44 => vec![if visa > p('P') { MrzFormat::MrvA } else { MrzFormat::Td3 }],
+        36 => vec![if visa > p('I').max(p('A')).max(p('C')) { MrzFormat::MrvB } else { MrzFormat::Td2 }],
+        30 => vec![MrzFormat::Td1],
+        _ => Vec::new(),
+    }
+}
+
 /// Pick the MRZ lines out of a page's recognised lines (top to bottom, each with its vertical centre) and
-/// decode them. Tries TD3 then TD1 on consecutive runs of long lines.
+/// decode them, whatever the layout: runs of lines 44, 36 or 30 wide, the layout of a width chosen by the
+/// document code's letter, the most trustworthy reading kept (valid first, then the most confident).
 pub fn find(lines: &[(f32, LineRead)]) -> Option<MrzReading> {
     let mut best: Option<MrzReading> = None;
-    for format in [MrzFormat::Td3, MrzFormat::Td1] {
-        let w = format.width() as i64;
+    for width in [44usize, 36, 30] {
+        let w = width as i64;
         let cand: Vec<&LineRead> = lines.iter().map(|(_, l)| l).filter(|l| (l.len() as i64 - w).abs() <= 4).collect();
-        let n = format.lines();
+        let n = if width == 30 { 3 } else { 2 };
         if cand.len() < n {
             continue;
         }
         // Prefer the lowest run (the MRZ is at the bottom).
-        for start in (0..=cand.len() - n).rev() {
+        'runs: for start in (0..=cand.len() - n).rev() {
             let group: Vec<LineRead> = cand[start..start + n].iter().map(|l| (*l).clone()).collect();
-            if let Some(r) = decode(format, &group) {
-                let better = match &best {
-                    None => true,
-                    Some(b) => (r.valid(), r.min_confidence) > (b.valid(), b.min_confidence),
-                };
-                if better {
-                    best = Some(r);
+            for format in formats_for(&group[0], width) {
+                if let Some(r) = decode(format, &group) {
+                    let better = match &best {
+                        None => true,
+                        Some(b) => (r.valid(), r.min_confidence) > (b.valid(), b.min_confidence),
+                    };
+                    if better {
+                        best = Some(r);
+                    }
+                    break 'runs;
                 }
-                break;
             }
         }
     }

@@ -155,6 +155,18 @@ fn field_of(p: idv_specimen::PrintedField) -> Field {
     }
 }
 
+/// The DocType and side each specimen kind is read as.
+pub fn request_for(kind: DocKind) -> (DocTypeSpec, CardSide) {
+    match kind {
+        DocKind::Td3 => (DocTypeSpec::passport("GLB03002"), CardSide::Front),
+        DocKind::Td1Back => (DocTypeSpec::id_card("GLB01001"), CardSide::Back),
+        DocKind::Td1Front => (DocTypeSpec::id_card("GLB01001"), CardSide::Front),
+        DocKind::Td2 => (DocTypeSpec::td2_card("GLB01002"), CardSide::Front),
+        DocKind::MrvA => (DocTypeSpec::visa("GLB07001", idv_doc::MrzFormat::MrvA), CardSide::Front),
+        DocKind::MrvB => (DocTypeSpec::visa("GLB07002", idv_doc::MrzFormat::MrvB), CardSide::Front),
+    }
+}
+
 /// Render `n` identities (seeds `seed..seed+n`) as a passport page and both sides of an ID card, under
 /// each named distortion preset, read each with `engine`, and score the reads against the ground truth.
 /// `today` anchors the generated validity dates.
@@ -171,12 +183,8 @@ pub fn evaluate_with(
     for i in 0..n {
         let s = seed.wrapping_add(i as u64);
         let identity = Identity::generate(s, today, Validity::Valid);
-        for kind in [DocKind::Td3, DocKind::Td1Back, DocKind::Td1Front] {
-            let (doc_type, side) = match kind {
-                DocKind::Td3 => (DocTypeSpec::passport("GLB03002"), CardSide::Front),
-                DocKind::Td1Back => (DocTypeSpec::id_card("GLB01001"), CardSide::Back),
-                DocKind::Td1Front => (DocTypeSpec::id_card("GLB01001"), CardSide::Front),
-            };
+        for kind in [DocKind::Td3, DocKind::Td1Back, DocKind::Td1Front, DocKind::Td2, DocKind::MrvA, DocKind::MrvB] {
+            let (doc_type, side) = request_for(kind);
             let req = DocRequest::new(doc_type, mdate).with_side(side);
             for &name in presets {
                 let Some(distortion) = Distortion::preset(name) else { continue };

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 
-use idv_doc::{CardSide, DocEngine, DocRequest, DocTypeSpec};
+use idv_doc::{CardSide, DocEngine, DocRequest, DocTypeSpec, MrzFormat};
 
 /// One picture's outcome.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -58,19 +58,40 @@ pub fn format_of(lines: &[String]) -> Option<&'static str> {
     }
 }
 
-/// Whether every check digit of an MRZ holds as printed (by the `mrz` crate's parser; formats it does not parse
-/// count as not valid).
-fn printed_valid(lines: &[String]) -> bool {
+/// Whether every check digit of an MRZ holds as printed (by the `mrz` crate's parser for its format).
+fn printed_valid(format: &str, lines: &[String]) -> bool {
     let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
-    match refs.as_slice() {
-        [a, b] if a.len() == 44 => mrz::parse_td3(a, b).is_ok_and(|d| d.valid()),
-        [a, b, c] if a.len() == 30 => mrz::parse_td1(a, b, c).is_ok_and(|d| d.valid()),
-        _ => false,
-    }
+    let parsed = match (format, refs.as_slice()) {
+        ("TD3", [a, b]) => mrz::parse_td3(a, b),
+        ("TD2", [a, b]) => mrz::parse_td2(a, b),
+        ("MRV-A", [a, b]) => mrz::parse_mrv_a(a, b),
+        ("MRV-B", [a, b]) => mrz::parse_mrv_b(a, b),
+        ("TD1", [a, b, c]) => mrz::parse_td1(a, b, c),
+        _ => return false,
+    };
+    parsed.is_ok_and(|d| d.valid())
 }
 
-/// Reads every picture in `dir` that has a `NAME.mrz.txt` beside it.
-pub fn evaluate_real(engine: &DocEngine, dir: &Path, today: mrz::Date) -> std::io::Result<RealReport> {
+/// The request a picture of this format is read with: its own DocType (`GLB03002`, `GLB01001` back, `GLB01002`,
+/// `GLB07001`, `GLB07002`), or with `any` the one code for every ICAO document, `GLB00000`, whose reading must
+/// then detect the format itself.
+fn request_for(format: &str, any: bool) -> Option<(DocTypeSpec, CardSide)> {
+    if any {
+        return Some((DocTypeSpec::any("GLB00000"), CardSide::Front));
+    }
+    Some(match format {
+        "TD3" => (DocTypeSpec::passport("GLB03002"), CardSide::Front),
+        "TD1" => (DocTypeSpec::id_card("GLB01001"), CardSide::Back),
+        "TD2" => (DocTypeSpec::td2_card("GLB01002"), CardSide::Front),
+        "MRV-A" => (DocTypeSpec::visa("GLB07001", MrzFormat::MrvA), CardSide::Front),
+        "MRV-B" => (DocTypeSpec::visa("GLB07002", MrzFormat::MrvB), CardSide::Front),
+        _ => return None,
+    })
+}
+
+/// Reads every picture in `dir` that has a `NAME.mrz.txt` beside it, each with its format's DocType, or with
+/// `any` as `GLB00000` (then a read of the wrong format counts as a misread).
+pub fn evaluate_real(engine: &DocEngine, dir: &Path, today: mrz::Date, any: bool) -> std::io::Result<RealReport> {
     let mut names: Vec<String> = std::fs::read_dir(dir)?
         .flatten()
         .filter_map(|e| e.file_name().to_str().map(str::to_owned))
@@ -82,20 +103,16 @@ pub fn evaluate_real(engine: &DocEngine, dir: &Path, today: mrz::Date) -> std::i
         let Ok(truth) = std::fs::read_to_string(dir.join(format!("{name}.mrz.txt"))) else { continue };
         let truth: Vec<String> = truth.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect();
         let Some(format) = format_of(&truth) else { continue };
-        let printed_valid = printed_valid(&truth);
-        let (spec, side) = match format {
-            "TD3" => (DocTypeSpec::passport("01000000"), CardSide::Front),
-            "TD1" => (DocTypeSpec::id_card("GLB01001"), CardSide::Back),
-            _ => {
-                report.cases.push(RealCase {
-                    file: name,
-                    format,
-                    printed_valid,
-                    outcome: "unsupported",
-                    detail: format!("the engine reads TD1 and TD3 zones only, not {format}"),
-                });
-                continue;
-            }
+        let printed_valid = printed_valid(format, &truth);
+        let Some((spec, side)) = request_for(format, any) else {
+            report.cases.push(RealCase {
+                file: name,
+                format,
+                printed_valid,
+                outcome: "unsupported",
+                detail: format!("no document type reads {format}"),
+            });
+            continue;
         };
         let bytes = std::fs::read(dir.join(&name))?;
         let req = DocRequest::new(spec, today).with_side(side);
@@ -103,11 +120,16 @@ pub fn evaluate_real(engine: &DocEngine, dir: &Path, today: mrz::Date) -> std::i
             Err(e) => ("unread", e.to_string()),
             Ok(r) => match &r.mrz {
                 None => ("unread", "no machine-readable zone found".to_owned()),
-                Some(m) => match (m.lines == truth, m.valid) {
-                    (true, true) => ("exact", String::new()),
+                Some(m) => match (m.lines == truth && m.format.as_str() == format, m.valid) {
+                    (true, true) => {
+                        ("exact", format!("MRZ characters {:.1} px, confidence {:?}", r.mrz_char_px, m.line_confidence))
+                    }
                     (true, false) if !printed_valid => ("reported_invalid", String::new()),
                     (true, false) => ("unread", "read exactly but reported invalid".to_owned()),
                     (false, true) => ("wrong_but_valid", m.lines.join(" / ")),
+                    // A zone printed invalid (or with characters outside the MRZ alphabet, which no read can
+                    // reproduce) is rightly reported invalid.
+                    (false, false) if !printed_valid => ("reported_invalid", m.lines.join(" / ")),
                     (false, false) => ("misread_invalid", m.lines.join(" / ")),
                 },
             },

@@ -53,6 +53,9 @@ pub enum Page {
 pub enum DocClass {
     Passport,
     IdCard,
+    Visa,
+    /// "Any ICAO MRZ document": the reading's MRZ says which.
+    Any,
 }
 
 /// A field of the identity read from a document (MRZ-verified where the zone's check digits hold, printed

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use idv_api::doctype::MrzLayout;
 use idv_api::{DocType, TransactionOptions};
-use idv_doc::{CardSide, DocClass as EngineDocClass, DocError, DocRequest, DocTypeSpec, Field};
+use idv_doc::{CardSide, DocError, DocRequest, DocTypeSpec, Field};
 use idv_face::{Decision, FaceError, MultiFace};
 use idv_flow::{
     BlobId, ChallengeRecord, CheckClass, Comparison, DocCheck, DocEvidence, DocField, DocReading, Evidence,
@@ -89,13 +89,17 @@ pub(crate) fn today(now: i64) -> mrz::Date {
 /// The engine's view of a DocType the API accepted: the document class and, for a state's own code, its country.
 pub fn doc_spec(dt: &DocType) -> DocTypeSpec {
     let code = dt.code();
-    let class = match dt.layout() {
-        MrzLayout::Td3 => EngineDocClass::Passport,
-        MrzLayout::Td1 => EngineDocClass::IdCard,
+    let mut spec = match dt.layout() {
+        MrzLayout::Td3 => DocTypeSpec::passport(code),
+        MrzLayout::Td1 => DocTypeSpec::id_card(code),
+        MrzLayout::Td2 => DocTypeSpec::td2_card(code),
+        MrzLayout::MrvA => DocTypeSpec::visa(code, idv_doc::MrzFormat::MrvA),
+        MrzLayout::MrvB => DocTypeSpec::visa(code, idv_doc::MrzFormat::MrvB),
+        MrzLayout::Any => DocTypeSpec::any(code),
     };
-    let country = (code.len() == 8 && code[..3].bytes().all(|b| b.is_ascii_uppercase()) && &code[..3] != "GLB")
+    spec.country = (code.len() == 8 && code[..3].bytes().all(|b| b.is_ascii_uppercase()) && &code[..3] != "GLB")
         .then(|| code[..3].to_owned());
-    DocTypeSpec { code: code.to_owned(), class, country }
+    spec
 }
 
 fn field(f: Field) -> Option<DocField> {
@@ -124,6 +128,8 @@ pub fn doc_reading(r: &idv_doc::DocReading) -> DocReading {
         class: match r.doc_type.class {
             idv_doc::DocClass::Passport => idv_flow::DocClass::Passport,
             idv_doc::DocClass::IdCard => idv_flow::DocClass::IdCard,
+            idv_doc::DocClass::Visa => idv_flow::DocClass::Visa,
+            idv_doc::DocClass::Any => idv_flow::DocClass::Any,
         },
         fields: r.fields.iter().filter_map(|(f, v)| Some((field(*f)?, v.clone()))).collect(),
         printed: r.printed.keys().filter_map(|f| field(*f)).collect::<BTreeSet<_>>(),

@@ -1,4 +1,4 @@
-//! Page geometry in millimetres, after ICAO 9303 Parts 4 (TD3) and 5 (TD1): page sizes, the MRZ at 2.54 mm
+//! Page geometry in millimetres, after ICAO 9303 Parts 4 (TD3), 5 (TD1), 6 (TD2) and 7 (MRV-A, MRV-B): page sizes, the MRZ at 2.54 mm
 //! pitch near the bottom edge, the portrait on the left, captioned fields beside it.
 
 use serde::{Deserialize, Serialize};
@@ -139,7 +139,46 @@ static TD1_BACK_FIELDS: &[FieldSlot] = &[
     slot(F::PersonalNumber, "Personal No.", 45.0, 18.0),
 ];
 
+static TD2_FIELDS: &[FieldSlot] = &[
+    slot(F::DocumentNumber, "Document No. / No. du document", 34.0, 10.5),
+    slot(F::Surname, "Surname / Nom", 34.0, 17.5),
+    slot(F::GivenNames, "Given names / Prénoms", 34.0, 24.5),
+    slot(F::Nationality, "Nationality / Nationalité", 34.0, 31.5),
+    slot(F::Sex, "Sex / Sexe", 72.0, 31.5),
+    slot(F::BirthDate, "Date of birth / Naissance", 34.0, 38.5),
+    slot(F::PlaceOfBirth, "Place of birth", 72.0, 38.5),
+    slot(F::IssueDate, "Date of issue / Délivrance", 34.0, 45.5),
+    slot(F::ExpiryDate, "Date of expiry / Expiration", 72.0, 45.5),
+];
+
+static MRV_A_FIELDS: &[FieldSlot] = &[
+    slot(F::DocumentNumber, "Visa No. / No. du visa", 38.0, 12.0),
+    slot(F::Authority, "Authority / Autorité", 80.0, 12.0),
+    slot(F::Surname, "Surname / Nom", 38.0, 19.5),
+    slot(F::GivenNames, "Given names / Prénoms", 38.0, 27.0),
+    slot(F::Nationality, "Nationality / Nationalité", 38.0, 34.5),
+    slot(F::Sex, "Sex / Sexe", 80.0, 34.5),
+    slot(F::BirthDate, "Date of birth / Naissance", 38.0, 42.0),
+    slot(F::IssueDate, "Valid from / Du", 38.0, 49.5),
+    slot(F::ExpiryDate, "Valid until / Au", 80.0, 49.5),
+];
+
+static MRV_B_FIELDS: &[FieldSlot] = &[
+    slot(F::DocumentNumber, "Visa No. / No. du visa", 34.0, 10.5),
+    slot(F::Surname, "Surname / Nom", 34.0, 17.5),
+    slot(F::GivenNames, "Given names / Prénoms", 34.0, 24.5),
+    slot(F::Nationality, "Nationality / Nationalité", 34.0, 31.5),
+    slot(F::Sex, "Sex / Sexe", 72.0, 31.5),
+    slot(F::BirthDate, "Date of birth / Naissance", 34.0, 38.5),
+    slot(F::IssueDate, "Valid from / Du", 34.0, 45.5),
+    slot(F::ExpiryDate, "Valid until / Au", 72.0, 45.5),
+];
+
 static TD3_MRZ: [f32; 2] = [77.6, 83.0];
+/// TD2 and MRV-B: 105 × 74 mm, lines of 36 (91.4 mm) from 6 mm, the lower baseline 4.8 mm above the edge.
+static TD2_MRZ: [f32; 2] = [64.6, 69.2];
+/// MRV-A: 120 × 80 mm, lines of 44 (111.8 mm) from 4 mm.
+static MRV_A_MRZ: [f32; 2] = [71.0, 76.0];
 static TD1_MRZ: [f32; 3] = [41.0, 45.6, 50.2];
 
 pub fn layout(kind: DocKind) -> Layout {
@@ -170,6 +209,33 @@ pub fn layout(kind: DocKind) -> Layout {
             mrz: Some((4.7, &TD1_MRZ)),
             tint: [236, 232, 222],
             accent: [110, 45, 40],
+        },
+        DocKind::Td2 => Layout {
+            size_mm: (105.0, 74.0),
+            header: &[("{COUNTRY}", 4.0, 6.5, 2.8), ("IDENTITY CARD / CARTE D'IDENTITÉ", 40.0, 6.5, 2.0)],
+            portrait_mm: Some([4.0, 11.0, 26.0, 34.0]),
+            fields: TD2_FIELDS,
+            mrz: Some((6.0, &TD2_MRZ)),
+            tint: [230, 234, 240],
+            accent: [45, 60, 120],
+        },
+        DocKind::MrvA => Layout {
+            size_mm: (120.0, 80.0),
+            header: &[("{COUNTRY}", 4.0, 7.0, 3.0), ("VISA", 80.0, 7.0, 3.0)],
+            portrait_mm: Some([4.0, 12.0, 29.0, 37.0]),
+            fields: MRV_A_FIELDS,
+            mrz: Some((4.0, &MRV_A_MRZ)),
+            tint: [240, 232, 236],
+            accent: [120, 40, 80],
+        },
+        DocKind::MrvB => Layout {
+            size_mm: (105.0, 74.0),
+            header: &[("{COUNTRY}", 4.0, 6.5, 2.8), ("VISA", 72.0, 6.5, 2.8)],
+            portrait_mm: Some([4.0, 11.0, 26.0, 34.0]),
+            fields: MRV_B_FIELDS,
+            mrz: Some((6.0, &TD2_MRZ)),
+            tint: [236, 240, 228],
+            accent: [60, 100, 40],
         },
     }
 }

@@ -50,6 +50,12 @@ pub enum DocKind {
     Td1Front,
     /// Identity card back: address, issue data and the three-line MRZ of 30.
     Td1Back,
+    /// Identity card in the TD2 size (105 × 74 mm): portrait, printed fields and a two-line MRZ of 36 on one side.
+    Td2,
+    /// Machine-readable visa, format A (120 × 80 mm sticker, two MRZ lines of 44, no composite digit).
+    MrvA,
+    /// Machine-readable visa, format B (105 × 74 mm sticker, two MRZ lines of 36, no composite digit).
+    MrvB,
 }
 
 impl DocKind {
@@ -58,6 +64,9 @@ impl DocKind {
             DocKind::Td3 => "td3",
             DocKind::Td1Front => "td1_front",
             DocKind::Td1Back => "td1_back",
+            DocKind::Td2 => "td2",
+            DocKind::MrvA => "mrv_a",
+            DocKind::MrvB => "mrv_b",
         }
     }
 }
@@ -69,7 +78,10 @@ impl FromStr for DocKind {
             "td3" | "passport" => Ok(DocKind::Td3),
             "td1_front" | "id_front" => Ok(DocKind::Td1Front),
             "td1_back" | "id_back" => Ok(DocKind::Td1Back),
-            _ => Err(format!("unknown document kind {s:?} (td3, td1-front, td1-back)")),
+            "td2" => Ok(DocKind::Td2),
+            "mrv_a" | "visa_a" => Ok(DocKind::MrvA),
+            "mrv_b" | "visa_b" => Ok(DocKind::MrvB),
+            _ => Err(format!("unknown document kind {s:?} (td3, td1-front, td1-back, td2, mrv-a, mrv-b)")),
         }
     }
 }
@@ -281,7 +293,9 @@ const MONTHS: [&str; 12] = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AU
 /// A date as the page prints it: `12 AUG 1974` on the passport, `12.08.1974` on the ID card.
 pub fn printed_date(kind: DocKind, d: Ymd) -> String {
     match kind {
-        DocKind::Td3 => format!("{:02} {} {:04}", d.day, MONTHS[(d.month as usize).clamp(1, 12) - 1], d.year),
+        DocKind::Td3 | DocKind::Td2 | DocKind::MrvA | DocKind::MrvB => {
+            format!("{:02} {} {:04}", d.day, MONTHS[(d.month as usize).clamp(1, 12) - 1], d.year)
+        }
         DocKind::Td1Front | DocKind::Td1Back => format!("{:02}.{:02}.{:04}", d.day, d.month, d.year),
     }
 }
@@ -290,7 +304,12 @@ pub fn printed_date(kind: DocKind, d: Ymd) -> String {
 fn printed_values(kind: DocKind, id: &Identity) -> BTreeMap<PrintedField, String> {
     use PrintedField as F;
     let mut m = BTreeMap::new();
-    m.insert(F::DocumentType, if kind == DocKind::Td3 { "P" } else { "I" }.to_string());
+    let code = match kind {
+        DocKind::Td3 => "P",
+        DocKind::MrvA | DocKind::MrvB => "V",
+        DocKind::Td1Front | DocKind::Td1Back | DocKind::Td2 => "I",
+    };
+    m.insert(F::DocumentType, code.to_string());
     m.insert(F::IssuingCountry, id.issuing_country.clone());
     m.insert(F::DocumentNumber, id.document_number.clone());
     m.insert(F::Surname, id.surname.clone());
@@ -371,6 +390,42 @@ fn issued_mrz(kind: DocKind, id: &Identity) -> Vec<String> {
             date_of_expiry: id.expiry_date.to_mrz(),
             optional_data_2: id.personal_number.clone(),
         }),
+        DocKind::Td2 => mrz::format_td2(&mrz::Td2Fields {
+            document_code: "I".into(),
+            issuing_country: id.issuing_country.clone(),
+            document_number: id.document_number.clone(),
+            surname: id.surname.clone(),
+            given_names: id.given_names.clone(),
+            nationality: id.nationality.clone(),
+            date_of_birth: id.birth_date.to_mrz(),
+            sex,
+            date_of_expiry: id.expiry_date.to_mrz(),
+            optional_data: None,
+        }),
+        DocKind::MrvA => mrz::format_mrv_a(&mrz::MrvAFields {
+            document_code: "V".into(),
+            issuing_country: id.issuing_country.clone(),
+            document_number: id.document_number.clone(),
+            surname: id.surname.clone(),
+            given_names: id.given_names.clone(),
+            nationality: id.nationality.clone(),
+            date_of_birth: id.birth_date.to_mrz(),
+            sex,
+            date_of_expiry: id.expiry_date.to_mrz(),
+            optional_data: None,
+        }),
+        DocKind::MrvB => mrz::format_mrv_b(&mrz::MrvBFields {
+            document_code: "V".into(),
+            issuing_country: id.issuing_country.clone(),
+            document_number: id.document_number.clone(),
+            surname: id.surname.clone(),
+            given_names: id.given_names.clone(),
+            nationality: id.nationality.clone(),
+            date_of_birth: id.birth_date.to_mrz(),
+            sex,
+            date_of_expiry: id.expiry_date.to_mrz(),
+            optional_data: None,
+        }),
     };
     zone.lines().map(str::to_string).collect()
 }
@@ -387,6 +442,10 @@ fn check_position(kind: DocKind, c: CheckDigit) -> Option<(usize, usize)> {
         (DocKind::Td1Back, CheckDigit::BirthDate) => Some((1, 6)),
         (DocKind::Td1Back, CheckDigit::ExpiryDate) => Some((1, 14)),
         (DocKind::Td1Back, CheckDigit::Composite) => Some((1, 29)),
+        (DocKind::Td2 | DocKind::MrvA | DocKind::MrvB, CheckDigit::DocumentNumber) => Some((1, 9)),
+        (DocKind::Td2 | DocKind::MrvA | DocKind::MrvB, CheckDigit::BirthDate) => Some((1, 19)),
+        (DocKind::Td2 | DocKind::MrvA | DocKind::MrvB, CheckDigit::ExpiryDate) => Some((1, 27)),
+        (DocKind::Td2, CheckDigit::Composite) => Some((1, 35)),
         _ => None,
     }
 }

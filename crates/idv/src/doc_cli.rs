@@ -10,7 +10,8 @@ pub enum DocCommand {
     /// Read one document picture: fields, MRZ, checks (the DocOcr result as JSON).
     Read {
         file: PathBuf,
-        /// DocType: 01000000 / GLB03002 (passport), GLB01001 (TD1 ID card).
+        /// DocType: 01000000 / GLB03002 (passport), GLB01001 (TD1 ID card, MRZ on the back), GLB01002 (TD2 card),
+        /// GLB07001 / GLB07002 (MRV-A / MRV-B visa), GLB00000 (any ICAO MRZ document); see docs/doctypes.md.
         #[arg(long, default_value = "01000000")]
         doc_type: String,
         /// The picture shows the back of an ID card.
@@ -34,6 +35,9 @@ pub enum DocCommand {
         /// Print the real-data report as JSON.
         #[arg(long)]
         json: bool,
+        /// Read every real picture as GLB00000 (any ICAO MRZ document), so the engine must detect each format.
+        #[arg(long)]
+        any: bool,
         #[arg(long, env = "IDV_ASSETS_DIR", default_value = ".")]
         assets: PathBuf,
     },
@@ -53,11 +57,11 @@ pub fn run(cmd: DocCommand) -> Result<()> {
             let ext = idv_api::render::doc_ext_id_info(&idv_server::doc_reading(&reading));
             println!("{}", serde_json::to_string_pretty(&ext)?);
         }
-        DocCommand::Eval { real: Some(dir), json, assets, .. } => {
+        DocCommand::Eval { real: Some(dir), json, any, assets, .. } => {
             let engine = idv_doc::DocEngine::load(&idv_vision::Assets::new(&assets))?;
             let now = time::OffsetDateTime::now_utc();
             let today = mrz::Date::new(now.year(), now.month() as u32, now.day() as u32);
-            let report = idv_eval::doc_real::evaluate_real(&engine, &dir, today)
+            let report = idv_eval::doc_real::evaluate_real(&engine, &dir, today, any)
                 .with_context(|| format!("reading {}", dir.display()))?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);

@@ -1,6 +1,6 @@
 //! Defects the engine must name: wrong check digits, printed/MRZ mismatches, validity, countries, bad pictures.
 
-use idv_doc::{CheckKind, DocClass, DocError, DocRequest, DocTypeSpec};
+use idv_doc::{CheckKind, DocError, DocRequest, DocTypeSpec};
 use idv_specimen::{CheckDigit, Distortion, DocKind, Identity, PrintedField, SpecimenSpec, Validity};
 
 use crate::common::{TODAY, engine, spec_assets, today};
@@ -75,7 +75,7 @@ fn unknown_country_and_wrong_doc_type_are_named() {
     assert_eq!(failed(&r), vec!["issuing_country_known"]);
 
     spec.identity.issuing_country = "ITA".into();
-    let france = DocTypeSpec { code: "FRA03001".into(), class: DocClass::Passport, country: Some("FRA".into()) };
+    let france = DocTypeSpec { country: Some("FRA".into()), ..DocTypeSpec::passport("FRA03001") };
     let r = read(spec, france);
     assert_eq!(failed(&r), vec!["issuing_country_matches_doc_type"]);
 }

@@ -4,6 +4,8 @@
 
 mod common;
 mod defects;
+mod formats;
+mod lowres;
 mod mrz_decoding;
 mod oracle;
 mod pipeline;

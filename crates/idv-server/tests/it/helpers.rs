@@ -323,3 +323,22 @@ pub(crate) async fn read_request_head(conn: &mut tokio::net::TcpStream) -> Strin
     }
     String::from_utf8_lossy(&head).into_owned()
 }
+
+/// A clean specimen page of any kind, base64.
+pub(crate) fn specimen_kind_b64(kind: idv_eval::specimen::DocKind, seed: u64) -> String {
+    let out = tempfile::tempdir().unwrap();
+    let cmd = idv_eval::specimen::SpecimenCommand {
+        out_dir: out.path().to_path_buf(),
+        assets_root: repo_root(),
+        kinds: vec![kind],
+        count: 1,
+        seed,
+        distortions: vec!["clean".into()],
+        validity: idv_eval::specimen::Validity::Valid,
+        tamper: Default::default(),
+        set: vec![],
+        today: None,
+    };
+    let page = idv_eval::specimen::run_command(&cmd).unwrap().remove(0);
+    base64::Engine::encode(&base64::engine::general_purpose::STANDARD, std::fs::read(page).unwrap())
+}
