@@ -91,6 +91,11 @@ pub fn doc_ext_id_info(r: &DocReading) -> Map<String, Value> {
     o.insert("ocrIdPassed".into(), json!(yn(r.passed())));
     o.insert("checks".into(), Value::Array(checks));
     o.insert("mrz".into(), mrz.unwrap_or(Value::Null));
+    // Printed fields seen but not trusted (wrong type, low confidence, under the wrong caption): named with why, so a
+    // merchant can tell "not read" from "read and consistent".
+    let unread: Map<String, Value> =
+        r.unread.iter().map(|(f, why)| (field_key(*f, r.class).to_owned(), json!(why))).collect();
+    o.insert("unreadFields".into(), Value::Object(unread));
     o.insert("locatedBy".into(), json!(r.located_by));
     o.insert("models".into(), Value::Array(models));
     o
@@ -226,6 +231,7 @@ mod tests {
                 (DocField::GivenNames, "ANNA MARIA".to_string()),
             ]),
             printed: Default::default(),
+            unread: [(DocField::IssueDate, "\"ZENITH\" does not read as issue date".to_string())].into(),
             checks: vec![DocCheck {
                 name: "mrz_present".into(),
                 class: CheckClass::Consistency,
@@ -253,6 +259,7 @@ mod tests {
         assert_eq!(ext["ocrIdPassed"], "Y");
         assert_eq!(ext["models"], json!([{"path": "models/det.onnx", "sha256": "ab"}]));
         assert_eq!(ext["mrz"], Value::Null);
+        assert_eq!(ext["unreadFields"], json!({"issueDate": "\"ZENITH\" does not read as issue date"}));
     }
 
     fn face(matched: bool, outcome: LivenessOutcome) -> FaceEvidence {

@@ -230,7 +230,7 @@ pub fn typed(field: Field, v: &str) -> Result<(), String> {
         Field::DocumentType => (1..=3).contains(&v.len()) && digits == 0,
         Field::PlaceOfBirth | Field::Authority | Field::Address => !v.is_empty(),
     };
-    if ok { Ok(()) } else { Err(format!("{v:?} does not read as a {}", field.as_str().replace('_', " "))) }
+    if ok { Ok(()) } else { Err(format!("{v:?} does not read as {}", field.as_str().replace('_', " "))) }
 }
 
 /// Map recognised boxes (page coordinates, `px_per_mm` pixels per millimetre, the recogniser's confidence) to

@@ -151,6 +151,10 @@ pub struct DocReading {
     pub fields: BTreeMap<DocField, String>,
     /// The fields read from the printed (visual) zone, whatever the MRZ said.
     pub printed: BTreeSet<DocField>,
+    /// Printed fields whose value did not read as its type or with enough confidence, with the reason; they take no
+    /// part in any check.
+    #[serde(default)]
+    pub unread: BTreeMap<DocField, String>,
     pub checks: Vec<DocCheck>,
     pub mrz: Option<MrzEvidence>,
     /// How the page was found in the picture (`contour`, `frame`, `mrz`, `text`).

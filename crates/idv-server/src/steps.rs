@@ -133,6 +133,7 @@ pub fn doc_reading(r: &idv_doc::DocReading) -> DocReading {
         },
         fields: r.fields.iter().filter_map(|(f, v)| Some((field(*f)?, v.clone()))).collect(),
         printed: r.printed.keys().filter_map(|f| field(*f)).collect::<BTreeSet<_>>(),
+        unread: r.unread.iter().filter_map(|(f, why)| Some((field(*f)?, why.clone()))).collect(),
         checks: r
             .checks
             .iter()

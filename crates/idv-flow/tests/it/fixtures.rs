@@ -13,6 +13,7 @@ pub fn reading(checks: Vec<DocCheck>, portrait: bool) -> DocReading {
         fields: BTreeMap::from([(DocField::Surname, "ERIKSSON".to_string())]),
         // Printed, as an engine reads it from a card's front: the pages of one card then agree on it.
         printed: [DocField::Surname].into(),
+        unread: Default::default(),
         checks,
         mrz: None,
         located_by: "frame".into(),

@@ -207,6 +207,7 @@ async fn check_result_is_scoped_and_renders_verdicts() {
             class: idv_flow::DocClass::Passport,
             fields: [(idv_flow::DocField::Surname, "DOE".to_string())].into(),
             printed: Default::default(),
+            unread: Default::default(),
             checks: Vec::new(),
             mrz: None,
             located_by: "frame".into(),
