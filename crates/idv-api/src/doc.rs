@@ -25,6 +25,18 @@ pub enum IdThreshold {
     Off,
 }
 
+impl IdThreshold {
+    /// `IdThreshold`, `3` when absent (DocOcr and EkycVerify).
+    pub fn parse(p: &Params) -> Result<Self, ApiError> {
+        Ok(match p.one_of("IdThreshold", &["0", "1", "2", "3"], "3")? {
+            "0" => IdThreshold::Standard,
+            "1" => IdThreshold::Strict,
+            "2" => IdThreshold::Loose,
+            _ => IdThreshold::Off,
+        })
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct DocOcrRequest {
     pub merchant_biz_id: Option<String>,
@@ -63,12 +75,7 @@ impl DocOcrRequest {
         p.one_of("Spoof", &["T", "F", "Y", "N"], "F")?;
         p.one_of("Ocr", &["T", "F", "Y", "N"], "T")?;
         let face_quality = matches!(p.one_of("IdFaceQuality", &["T", "F", "Y", "N"], "F")?, "T" | "Y");
-        let threshold = match p.one_of("IdThreshold", &["0", "1", "2", "3"], "3")? {
-            "0" => IdThreshold::Standard,
-            "1" => IdThreshold::Strict,
-            "2" => IdThreshold::Loose,
-            _ => IdThreshold::Off,
-        };
+        let threshold = IdThreshold::parse(&p)?;
         let picture = params::image(&p, "IdOcrPictureBase64", "IdOcrPictureUrl", MAX_DOC_IMAGE_BYTES)?
             .ok_or_else(|| ApiError::missing("IdOcrPictureBase64"))?;
         Ok(DocOcrRequest { merchant_biz_id, doc_type, back_side, picture, threshold, face_quality })

@@ -230,6 +230,18 @@ fn refuse_unbuilt(p: &Params) -> Result<(), ApiError> {
             return Err(ApiError::invalid(name, format!("{name}={value} cannot be honoured: {why}")));
         }
     }
+    // The face library is served by FaceDuplicationCheckIntl and FaceVerifyIntl; searching it from inside the
+    // device flow is not built yet, and a flow that ignored these would pass a duplicate it never looked for.
+    for name in ["FaceGroupCodes", "FaceRegisterGroupCode", "AutoRegistration", "ReturnFaces", "UpdateFaceIfUserExists"]
+    {
+        if p.opt(name).is_some_and(|v| v != "0" && v != "N") {
+            return Err(ApiError::invalid(
+                name,
+                "face-library searches are not run inside the device flow on this server yet; call \
+                 FaceDuplicationCheckIntl with the selfie after CheckResult",
+            ));
+        }
+    }
     Ok(())
 }
 

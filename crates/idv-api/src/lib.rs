@@ -2,15 +2,20 @@
 //! schemes the official SDKs use. Pure data and pure functions: no HTTP server, no SQL, no images.
 
 pub mod check_result;
+pub mod cross_compare;
 pub mod delete;
 pub mod doc;
 pub mod doctype;
+pub mod ekyc;
 pub mod error;
 pub mod face;
+pub mod face_library;
 pub mod initialize;
+pub mod keepalive;
 pub mod params;
 pub mod render;
 pub mod sign;
+pub mod v2;
 pub mod verify_log;
 pub mod web;
 

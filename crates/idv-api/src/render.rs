@@ -4,7 +4,7 @@
 use base64::Engine;
 use idv_flow::{
     BlobId, Comparison, Decision, DocClass, DocField, DocReading, FaceEvidence, ImageKind, LivenessCheck,
-    LivenessOutcome, ModelRef, Page, Verdict, document_passed,
+    LivenessOutcome, ModelRef, Page, SelfieAnalysis, Verdict, document_passed,
 };
 use serde_json::{Map, Value, json};
 
@@ -110,10 +110,11 @@ fn face_model(m: &ModelRef) -> Value {
     })
 }
 
-/// ExtFaceInfo of a face step.
-pub fn face_info(f: &FaceEvidence) -> Map<String, Value> {
+/// The face picture and its comparison with the reference, as ExtFaceInfo shows them (a face step's, and
+/// EkycVerify's, which has no liveness part).
+fn face_match_info(selfie: Option<&SelfieAnalysis>, comparison: &Comparison) -> Map<String, Value> {
     let mut o = Map::new();
-    if let Some(s) = &f.selfie {
+    if let Some(s) = selfie {
         o.insert("faceQualityScore".into(), json!(s.quality.face_quality_score));
         o.insert("sharpnessScore".into(), json!(s.quality.sharpness_score));
         o.insert("illuminationScore".into(), json!(s.quality.illumination_score));
@@ -130,7 +131,7 @@ pub fn face_info(f: &FaceEvidence) -> Map<String, Value> {
             json!({"detector": face_model(&s.detector), "recognizer": face_model(&s.recognizer)}),
         );
     }
-    match &f.comparison {
+    match comparison {
         Comparison::NotCompared => {}
         Comparison::ReferenceUnusable { why } => {
             o.insert("referenceFace".into(), json!(format!("unusable: {why}")));
@@ -140,6 +141,12 @@ pub fn face_info(f: &FaceEvidence) -> Map<String, Value> {
             o.insert("faceComparisonCosine".into(), json!(cosine));
         }
     }
+    o
+}
+
+/// ExtFaceInfo of a face step.
+pub fn face_info(f: &FaceEvidence) -> Map<String, Value> {
+    let mut o = face_match_info(f.selfie.as_ref(), &f.comparison);
     let liveness = match &f.liveness.check {
         LivenessCheck::FramesReused => json!({"model": "challenge-response", "reasons": f.liveness.reasons}),
         LivenessCheck::Challenge { challenge, scores } => {
@@ -152,6 +159,28 @@ pub fn face_info(f: &FaceEvidence) -> Map<String, Value> {
     o.insert("livenessReasons".into(), json!(f.liveness.reasons));
     o.insert("facePassed".into(), json!(yn(f.comparison.matched() != Some(false) && live)));
     o
+}
+
+/// EkycVerify's (eKYC_MIN) ExtIdInfo and ExtFaceInfo: the document page and the face as CheckResult shows a
+/// transaction's, with `ocrIdPassed` from the document part of the outcome. There is no liveness part: `faceAttack`
+/// is absent rather than a claim no check supports, and `liveness` says why.
+pub fn ekyc_min_ext(
+    reading: &DocReading,
+    document_passed: bool,
+    selfie: &SelfieAnalysis,
+    comparison: &Comparison,
+) -> (Map<String, Value>, Map<String, Value>) {
+    let mut id = Map::new();
+    id.insert("front".into(), Value::Object(doc_ext_id_info(reading)));
+    id.insert("ocrIdInfo".into(), Value::Object(ocr_id_info(reading)));
+    id.insert("ocrIdPassed".into(), json!(yn(document_passed)));
+    let mut face = face_match_info(Some(selfie), comparison);
+    face.insert(
+        "liveness".into(),
+        json!({"status": "NOT_PERFORMED", "reason": "one still picture cannot show a live person; use the device flow (eKYC, eKYC_PRO) for liveness"}),
+    );
+    face.insert("facePassed".into(), json!(yn(comparison.matched() == Some(true))));
+    (id, face)
 }
 
 /// The Ext* objects of a decided verdict.

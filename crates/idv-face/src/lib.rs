@@ -101,6 +101,7 @@ mod detect;
 mod embed;
 mod engine;
 mod error;
+pub mod index;
 mod quality;
 mod score;
 

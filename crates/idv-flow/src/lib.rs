@@ -18,8 +18,9 @@ pub use evidence::{
 };
 pub use flow::{Ending, Flow, FlowError, MAX_ATTEMPTS, Next, StepOutcome};
 pub use policy::{
-    Decision, DocOutcome, DocRequirement, Policy, SubCode, Timeout, Verdict, attempts_exhausted, cancelled, decide,
-    document_passed, document_sub_code, read_document, timed_out, timeout_verdict,
+    ClaimedIdentity, Decision, DocOutcome, DocRequirement, FaceSearch, Policy, SubCode, Timeout, Verdict,
+    attempts_exhausted, cancelled, decide, decide_document_face, document_passed, document_sub_code, face_search,
+    read_document, timed_out, timeout_verdict,
 };
 pub use product::{Product, Step};
 pub use retake::RetakeReason;

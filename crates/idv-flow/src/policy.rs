@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::evidence::{CheckClass, DocCheck, DocField, DocReading, Evidence, LivenessOutcome};
+use crate::evidence::{CheckClass, Comparison, DocCheck, DocField, DocReading, Evidence, LivenessOutcome};
 use crate::product::{Product, Step};
 use crate::retake::RetakeReason;
 
@@ -33,10 +33,12 @@ pub enum SubCode {
     /// The requested check cannot be performed on this server (e.g. passive liveness from one picture): not a
     /// pass, not an attack.
     CheckUnavailable,
+    /// The face is already registered in the merchant's face library under another user (1:N duplicate search).
+    DuplicateFace,
 }
 
 impl SubCode {
-    pub const ALL: [SubCode; 10] = [
+    pub const ALL: [SubCode; 11] = [
         SubCode::Passed,
         SubCode::DocumentInvalid,
         SubCode::DocumentExpired,
@@ -47,6 +49,7 @@ impl SubCode {
         SubCode::Cancelled,
         SubCode::PoorQuality,
         SubCode::CheckUnavailable,
+        SubCode::DuplicateFace,
     ];
 
     /// The wire code.
@@ -62,6 +65,7 @@ impl SubCode {
             SubCode::Cancelled => "208",
             SubCode::PoorQuality => "209",
             SubCode::CheckUnavailable => "210",
+            SubCode::DuplicateFace => "211",
         }
     }
 
@@ -182,6 +186,93 @@ pub fn read_document(reading: &DocReading, requirement: DocRequirement, back_sid
         document_sub_code(&reading.checks).unwrap_or(SubCode::DocumentInvalid)
     };
     DocOutcome { passed, sub_code, reasons }
+}
+
+/// What the merchant says the document shows (EkycVerify's `DocName`, `DocNo`), to be compared with the reading.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClaimedIdentity {
+    /// The full name, in either order (given names then surname, or surname first).
+    pub name: Option<String>,
+    pub number: Option<String>,
+}
+
+/// Why the reading does not show the claimed identity, one reason per field that differs or was not read. Names
+/// are compared as [`pages_disagree`] compares them (transliterated, letters only); values are not repeated.
+fn claim_mismatches(reading: &DocReading, claimed: &ClaimedIdentity) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(number) = &claimed.number {
+        match reading.fields.get(&DocField::DocumentNumber) {
+            None => out.push("DocNo: the document number was not read from the document".into()),
+            Some(read) if document_number(read) != document_number(number) => {
+                out.push("DocNo: differs from the document number read from the document".into())
+            }
+            Some(_) => {}
+        }
+    }
+    if let Some(name) = &claimed.name {
+        let (given, surname) = (reading.fields.get(&DocField::GivenNames), reading.fields.get(&DocField::Surname));
+        let orders = match (given, surname) {
+            (Some(g), Some(s)) => vec![format!("{g} {s}"), format!("{s} {g}")],
+            (None, Some(one)) | (Some(one), None) => vec![one.clone()],
+            (None, None) => vec![],
+        };
+        let read: Vec<String> = orders.iter().filter_map(|n| name_forms(n)).flatten().collect();
+        match name_forms(name) {
+            _ if read.is_empty() => out.push("DocName: the name was not read from the document".into()),
+            Some(forms) if forms.iter().any(|f| read.contains(f)) => {}
+            _ => out.push("DocName: differs from the name read from the document".into()),
+        }
+    }
+    out
+}
+
+/// Decides a server-only eKYC (eKYC_MIN): one document picture, decided as [`read_document`] decides it and held
+/// to the identity the merchant claims, and one face picture compared with the document's portrait. One still
+/// picture shows nothing about liveness, so no liveness claim is made either way (the reasons say so). The
+/// SubCode names the first failure in [`decide`]'s order: document, reference, face match, then the face
+/// picture's quality (`face_issues`, only when the merchant asked for the quality check).
+pub fn decide_document_face(
+    document: DocOutcome,
+    reading: &DocReading,
+    claimed: &ClaimedIdentity,
+    comparison: &Comparison,
+    face_issues: &[String],
+) -> DocOutcome {
+    let mut reasons = document.reasons;
+    let mut failures = Vec::new();
+    if !document.passed {
+        failures.push(document.sub_code);
+    }
+    let mismatches = claim_mismatches(reading, claimed);
+    if !mismatches.is_empty() {
+        reasons.extend(mismatches);
+        failures.push(SubCode::DocumentInvalid);
+    }
+    match comparison {
+        Comparison::NotCompared => {
+            reasons.push("no portrait could be cut from the document to compare with".into());
+            failures.push(SubCode::NoReferenceFace);
+        }
+        Comparison::ReferenceUnusable { why } => {
+            reasons.push(format!("no face could be analysed in the document portrait: {why}"));
+            failures.push(SubCode::NoReferenceFace);
+        }
+        Comparison::Compared { matched: false, .. } => {
+            reasons.push("the face does not match the document portrait".into());
+            failures.push(SubCode::FaceMismatch);
+        }
+        Comparison::Compared { matched: true, .. } => {}
+    }
+    if !face_issues.is_empty() {
+        reasons.extend(face_issues.iter().map(|i| format!("face picture quality: {i}")));
+        failures.push(SubCode::PoorQuality);
+    }
+    let passed = failures.is_empty();
+    if passed {
+        reasons.push("every check passed".into());
+    }
+    reasons.push("liveness: not checked (one still picture cannot show a live person)".into());
+    DocOutcome { passed, sub_code: failures.first().copied().unwrap_or(SubCode::Passed), reasons }
 }
 
 /// The identity fields a card's two pages must agree on. Each page is checked alone by the engine, so without this
@@ -433,4 +524,32 @@ pub fn attempts_exhausted(step: Step, attempts: u32, reason: RetakeReason, detai
     let why = format!("{step:?}: still unusable after {attempts} attempts ({detail})");
     let sub = if reason.is_liveness() { SubCode::LivenessFailed } else { SubCode::PoorQuality };
     Verdict::failed(sub, why)
+}
+
+/// What a face-library search (FaceVerifyIntl, FaceDuplicationCheckIntl) found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaceSearch {
+    /// `FaceQualityCheck=Y` and the picture has quality issues.
+    PoorQuality,
+    /// A 1:1 verification against a user who has no registered face.
+    NoReference,
+    /// The face matched what it was compared with (1:1), or was found in the groups (1:N identification).
+    Matched,
+    /// It did not.
+    NotMatched,
+    /// Duplicate check: no other user's face matches.
+    Unique,
+    /// Duplicate check: another user's face matches.
+    Duplicate,
+}
+
+/// FacePassed and SubCode of a face-library search: one place, like every other SubCode.
+pub fn face_search(outcome: FaceSearch) -> (bool, SubCode) {
+    match outcome {
+        FaceSearch::PoorQuality => (false, SubCode::PoorQuality),
+        FaceSearch::NoReference => (false, SubCode::NoReferenceFace),
+        FaceSearch::Matched | FaceSearch::Unique => (true, SubCode::Passed),
+        FaceSearch::NotMatched => (false, SubCode::FaceMismatch),
+        FaceSearch::Duplicate => (false, SubCode::DuplicateFace),
+    }
 }

@@ -360,6 +360,7 @@ pub struct DeviceSession {
     policy: NetworkPolicy,
     cancel: CancelHandle,
     ran: bool,
+    http: Option<reqwest::ClientBuilder>,
 }
 
 impl DeviceSession {
@@ -373,7 +374,15 @@ impl DeviceSession {
             policy: NetworkPolicy::default(),
             cancel: CancelHandle::default(),
             ran: false,
+            http: None,
         }
+    }
+
+    /// The HTTP client's builder, for an app that brings its own TLS configuration (the mobile library: rustls
+    /// with its own root store, no platform verifier). The session still sets its timeouts on it.
+    pub fn with_http_client_builder(mut self, builder: reqwest::ClientBuilder) -> Self {
+        self.http = Some(builder);
+        self
     }
 
     /// The MetaInfo this device reports on start; pass the one the app gave its merchant server.
@@ -443,7 +452,10 @@ impl DeviceSession {
                 "the client configuration has expired (or the device clock is wrong); start a new transaction",
             );
         }
-        let http = match reqwest::Client::builder()
+        let http = match self
+            .http
+            .take()
+            .unwrap_or_default()
             .timeout(self.policy.request_timeout)
             .connect_timeout(self.policy.request_timeout.min(Duration::from_secs(10)))
             .build()
@@ -475,6 +487,8 @@ impl DeviceSession {
             }
             let (frames, meta) = match capture(&mut self.capture, &instruction).await {
                 Ok(f) => f,
+                // A capture source waiting for the camera gives up when the user cancels: that is a cancel.
+                Err(_) if self.cancel.is_cancelled() => return cancel(&net, &session, events).await,
                 Err(why) => return Ended::new(result_code::CAMERA_ERROR, why),
             };
             // Capturing can take the user a while; a cancel pressed meanwhile must not upload the frames.

@@ -28,6 +28,9 @@ pub struct ServerConfig {
     pub transaction_ttl: Duration,
     /// How long a finished transaction's evidence is kept when its merchant set no retention of its own.
     pub retention: Duration,
+    /// How long a face registered in a face library is kept (then deleted by the retention sweep). A library
+    /// exists to recognise people again, so this is longer than evidence retention; `docs/face-library.md`.
+    pub face_retention: Duration,
     /// Wait before a failed callback's first retry; each next wait doubles (at most an hour).
     pub callback_retry_base: Duration,
     /// A callback not delivered this long after its transaction was created is given up (dead letter).
@@ -80,6 +83,7 @@ impl ServerConfig {
             device_burst_per_address: 200.0,
             transaction_ttl: Duration::from_secs(30 * 60),
             retention: Duration::from_secs(30 * 24 * 3600),
+            face_retention: Duration::from_secs(365 * 24 * 3600),
             callback_retry_base: Duration::from_secs(10),
             callback_give_up_after: Duration::from_secs(24 * 3600),
             device_idle_timeout: Duration::from_secs(5 * 60),
@@ -136,6 +140,11 @@ impl ServerConfig {
         }
         if self.retention < Duration::from_secs(1) || self.retention > Duration::from_secs(10 * 365 * 24 * 3600) {
             return Err(ConfigError("retention must be between 1 second and 10 years".into()));
+        }
+        if self.face_retention < Duration::from_secs(1)
+            || self.face_retention > Duration::from_secs(10 * 365 * 24 * 3600)
+        {
+            return Err(ConfigError("face retention must be between 1 second and 10 years".into()));
         }
         if self.device_idle_timeout < Duration::from_secs(1) || self.device_idle_timeout > self.transaction_ttl {
             return Err(ConfigError(

@@ -116,6 +116,12 @@ pub(crate) async fn delete_retained(state: &AppState, now: i64) -> Result<(), Se
             tracing::error!(transaction_id = %id, error = %e, "retention: could not delete this transaction's evidence; skipped");
         }
     }
+    // Registered faces past their retention; the index forgets them with the store.
+    let gone = state.store.delete_expired_faces(now, 500).await?;
+    if !gone.is_empty() {
+        state.face_libraries.removed(&gone).await?;
+        tracing::info!(faces = gone.len(), "retention: registered faces deleted");
+    }
     for epoch in state.store.destroy_spent_key_epochs(now).await? {
         tracing::info!(epoch = %epoch, "retention: key epoch destroyed");
     }

@@ -14,6 +14,7 @@ mod config;
 mod device;
 mod engines;
 mod error;
+mod face_library;
 mod finish;
 mod metrics;
 mod ratelimit;
@@ -55,6 +56,8 @@ pub struct AppState {
     pub(crate) http: reqwest::Client,
     /// Wakes the callback worker when a transaction ends.
     pub(crate) callbacks_due: tokio::sync::Notify,
+    /// The face libraries' search indexes.
+    pub(crate) face_libraries: face_library::Libraries,
 }
 
 impl AppState {
@@ -70,6 +73,7 @@ impl AppState {
             engines,
             http: callbacks::client(config.allow_private_callbacks),
             callbacks_due: tokio::sync::Notify::new(),
+            face_libraries: face_library::Libraries::default(),
             store,
             clientcfg_key: master.derive("clientcfg-mac"),
             web_link_key: master.derive("web-link"),

@@ -103,6 +103,14 @@ fn address_throttled(state: &AppState, wait: std::time::Duration, request_id: &s
 }
 
 fn success_bytes(result: Success, request_id: &str) -> Vec<u8> {
+    if let Some(serde_json::Value::Object(fields)) = result.0.get(crate::actions::TOP_LEVEL) {
+        let mut body = serde_json::Map::new();
+        body.insert("RequestId".into(), request_id.into());
+        body.insert("Code".into(), "Success".into());
+        body.insert("Message".into(), "success".into());
+        body.extend(fields.clone());
+        return serde_json::to_vec(&body).expect("JSON values serialise");
+    }
     let body = idv_api::SuccessBody::new(request_id, result.0);
     serde_json::to_vec(&body).expect("JSON values serialise")
 }

@@ -264,6 +264,47 @@ fn liveness_frame(bytes: &[u8], limits: &idv_vision::DecodeLimits) -> idv_vision
     Ok(idv_vision::fit_within(&img, LIVENESS_MAX_SIDE)?.0)
 }
 
+/// A face picture's analysis as the flow's evidence, with the thresholds and models it was measured with.
+pub(crate) fn selfie_analysis(state: &AppState, selfie: &idv_face::FaceAnalysis) -> SelfieAnalysis {
+    let info = state.engines.face().info();
+    let t = info.thresholds;
+    SelfieAnalysis {
+        quality: FaceQuality {
+            face_quality_score: selfie.quality.face_quality_score,
+            sharpness_score: selfie.quality.sharpness_score,
+            illumination_score: selfie.quality.illumination_score,
+        },
+        thresholds: FaceThresholds {
+            decision_cosine: t.decision_cosine,
+            decision_score: t.decision_score,
+            detector_score: t.detector_score,
+        },
+        detector: model_ref(&info.detector),
+        recognizer: model_ref(&info.recognizer),
+    }
+}
+
+/// The face compared with the reference (the document portrait or the merchant's face): `None` when there was no
+/// reference, an error when no face could be analysed in it.
+pub(crate) fn compare_with_reference(
+    state: &AppState,
+    selfie: &idv_face::FaceAnalysis,
+    reference: Option<Result<idv_face::FaceAnalysis, FaceError>>,
+) -> Comparison {
+    match reference {
+        None => Comparison::NotCompared,
+        Some(Err(e)) => Comparison::ReferenceUnusable { why: e.to_string() },
+        Some(Ok(reference)) => {
+            let cmp = state.engines.face().compare(selfie, &reference);
+            Comparison::Compared {
+                score: (cmp.face_comparison_score * 100.0).round() / 100.0,
+                cosine: cmp.cosine,
+                matched: cmp.decision == Decision::Match,
+            }
+        }
+    }
+}
+
 async fn face_step(state: &AppState, c: Capture<'_>, so_far: &Evidence) -> Result<Measured, ServerError> {
     let frames = c.frames;
     let limits = frame_limits(state);
@@ -324,39 +365,13 @@ async fn face_step(state: &AppState, c: Capture<'_>, so_far: &Evidence) -> Resul
     if !issues.is_empty() {
         return Ok(retake(RetakeReason::PoorQuality, format!("face picture quality: {issues:?}")));
     }
-    let info = state.engines.face().info();
-    let t = info.thresholds;
-    let analysis = SelfieAnalysis {
-        quality: FaceQuality {
-            face_quality_score: selfie.quality.face_quality_score,
-            sharpness_score: selfie.quality.sharpness_score,
-            illumination_score: selfie.quality.illumination_score,
-        },
-        thresholds: FaceThresholds {
-            decision_cosine: t.decision_cosine,
-            decision_score: t.decision_score,
-            detector_score: t.detector_score,
-        },
-        detector: model_ref(&info.detector),
-        recognizer: model_ref(&info.recognizer),
-    };
+    let analysis = selfie_analysis(state, &selfie);
     // The liveness check compares the live face with the reference too (its `reference_mismatch`), frame by frame.
     let reference_embedding = match &reference {
         Some(Ok(r)) => Some(r.embedding.clone()),
         _ => None,
     };
-    let comparison = match reference {
-        None => Comparison::NotCompared,
-        Some(Err(e)) => Comparison::ReferenceUnusable { why: e.to_string() },
-        Some(Ok(reference)) => {
-            let cmp = state.engines.face().compare(&selfie, &reference);
-            Comparison::Compared {
-                score: (cmp.face_comparison_score * 100.0).round() / 100.0,
-                cosine: cmp.cosine,
-                matched: cmp.decision == Decision::Match,
-            }
-        }
-    };
+    let comparison = compare_with_reference(state, &selfie, reference);
     let challenge = c.challenge.ok_or_else(|| ServerError::internal("face step without a challenge"))?;
     let spec = challenge_spec(challenge).map_err(ServerError::internal)?;
     let frame_times: Vec<u32> = frames.iter().map(|(_, t)| *t).collect();

@@ -612,6 +612,24 @@ pub struct SpecimenCommand {
     pub today: Option<Ymd>,
 }
 
+impl SpecimenCommand {
+    /// One clean, valid, untampered document of `kind`: the base the options change.
+    pub fn one(out_dir: PathBuf, assets_root: PathBuf, kind: DocKind, seed: u64) -> Self {
+        SpecimenCommand {
+            out_dir,
+            assets_root,
+            kinds: vec![kind],
+            count: 1,
+            seed,
+            distortions: vec!["clean".into()],
+            validity: Validity::Valid,
+            tamper: Tamper::default(),
+            set: Vec::new(),
+            today: None,
+        }
+    }
+}
+
 /// Render `count` identities × kinds × distortions into `out_dir`; returns the image paths written.
 pub fn run_command(cmd: &SpecimenCommand) -> Result<Vec<PathBuf>, SpecimenError> {
     let assets = Assets::load(&cmd.assets_root)?;

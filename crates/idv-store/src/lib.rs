@@ -16,12 +16,14 @@ mod blobs;
 #[cfg(feature = "contract")]
 pub mod contract;
 mod datadir;
+mod faces;
 pub mod keyring;
 mod model;
 mod sqlite;
 
 pub use audit::{AUDIT_GENESIS, ChainBreak, ChainVerifier, audit_hash, verify_chain};
 pub use datadir::{MasterKeySource, load_master_key, read_key_file as read_master_key_file};
+pub use faces::{FACE_EMBEDDING_DIM, MAX_FACE_PAGE, MAX_FACE_TEXT};
 pub use model::*;
 pub use sqlite::{DEFAULT_KEY_EPOCH_S, SqliteStore};
 
@@ -280,5 +282,46 @@ pub trait Store: Send + Sync + 'static {
     async fn audit_entries(&self, after_seq: i64, limit: i64) -> Result<Vec<AuditEntry>>;
 
     /// Cheap liveness check of the backing database, for /healthz.
+    // Face libraries (per merchant; a group is created on first use).
+    async fn face_group(&self, merchant_id: &str, code: &str, create_at: Option<i64>) -> Result<Option<FaceGroup>>;
+    async fn face_groups(
+        &self,
+        merchant_id: &str,
+        code: Option<&str>,
+        name: Option<&str>,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<FaceGroup>, i64)>;
+    async fn modify_face_group(
+        &self,
+        merchant_id: &str,
+        id: i64,
+        name: &str,
+        description: Option<&str>,
+    ) -> Result<bool>;
+    /// Deletes the group and every face in it.
+    async fn delete_face_group(&self, merchant_id: &str, id: i64) -> Result<bool>;
+    async fn add_face_record(&self, r: NewFaceRecord<'_>) -> Result<AddFace>;
+    async fn face_records(
+        &self,
+        merchant_id: &str,
+        group_id: i64,
+        filter: &FaceRecordFilter,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<FaceRecord>, i64)>;
+    /// Every face of a group with its embedding opened (for the search index); faces whose key epoch was
+    /// destroyed are left out.
+    async fn face_embeddings(&self, merchant_id: &str, group_id: i64) -> Result<Vec<(FaceRecord, Vec<f32>)>>;
+    async fn delete_face_record(&self, merchant_id: &str, id: i64) -> Result<Option<FaceRecord>>;
+    /// A user's faces, in one group or in all of the merchant's groups; returns what was deleted.
+    async fn delete_user_faces(
+        &self,
+        merchant_id: &str,
+        group_code: Option<&str>,
+        merchant_user_id: &str,
+    ) -> Result<Vec<FaceRecord>>;
+    /// Faces past their retention deadline; returns what was deleted.
+    async fn delete_expired_faces(&self, now: i64, limit: i64) -> Result<Vec<FaceRecord>>;
     async fn ping(&self) -> Result<()>;
 }

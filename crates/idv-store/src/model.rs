@@ -282,3 +282,58 @@ impl AuditEntry {
         }
     }
 }
+
+/// A face library of one merchant (`FaceGroupCode`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FaceGroup {
+    pub id: i64,
+    pub merchant_id: String,
+    pub code: String,
+    pub name: String,
+    pub description: String,
+    pub created_at: i64,
+}
+
+/// A registered face, without its embedding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FaceRecord {
+    pub id: i64,
+    pub group_id: i64,
+    pub group_code: String,
+    /// 32 hex characters, the API's `faceId`.
+    pub face_id: String,
+    pub merchant_user_id: String,
+    /// `MANUAL` (AddFaceRecord) or `AUTO` (registered by a duplicate check).
+    pub registration_type: String,
+    pub created_at: i64,
+    pub retain_until: i64,
+}
+
+/// A face to register. `replace`: an existing face of the same user in the group is replaced, otherwise refused.
+#[derive(Debug, Clone)]
+pub struct NewFaceRecord<'a> {
+    pub merchant_id: &'a str,
+    pub group_code: &'a str,
+    pub merchant_user_id: &'a str,
+    pub registration_type: &'a str,
+    pub embedding: &'a [f32],
+    pub replace: bool,
+    pub now: i64,
+    pub retain_until: i64,
+}
+
+/// Which records a query returns (all given conditions hold).
+#[derive(Debug, Clone, Default)]
+pub struct FaceRecordFilter {
+    pub face_id: Option<String>,
+    pub merchant_user_id: Option<String>,
+    pub registration_type: Option<String>,
+}
+
+/// Why a face could not be registered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AddFace {
+    Added(FaceRecord),
+    /// The user already has a face in the group and `replace` was not asked for.
+    UserExists(FaceRecord),
+}

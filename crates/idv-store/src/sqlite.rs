@@ -20,6 +20,7 @@ use crate::{
     MAX_CAPTURE_HASHES_PER_CALL, MAX_FRAME_DIGESTS_PER_CALL, MAX_SIMILAR_CAPTURES, Merchant, NewTransaction, Result,
     RoundSummary, RoundUpdate, Store, StoreError, Transaction, TxState,
 };
+use crate::{AddFace, FaceGroup, FaceRecord, FaceRecordFilter, NewFaceRecord};
 use crate::{AuditEntry, NewAuditEntry, audit_hash};
 
 const MIGRATIONS: &[(i64, &str)] = &[
@@ -31,21 +32,22 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("../migrations/0006_retention.sql")),
     (7, include_str!("../migrations/0007_callbacks.sql")),
     (8, include_str!("../migrations/0008_audit.sql")),
+    (9, include_str!("../migrations/0009_face_library.sql")),
 ];
 
 pub struct SqliteStore {
     /// One connection for every write. SQLite admits one writer at a time anyway; queueing writers in the pool
     /// (fair, async) instead of letting several connections collide on the file lock avoids the busy handler's
     /// sleeps, which otherwise dominate tail latency under load.
-    writer: SqlitePool,
-    reader: SqlitePool,
+    pub(crate) writer: SqlitePool,
+    pub(crate) reader: SqlitePool,
     blobs: BlobDir,
     kek_secret: Key,
     /// Wraps the data keys of transactions created before key epochs.
     kek_dek: Key,
     /// Seals the outbox's callback requests (they hold the merchant's callbackToken).
     kek_callback: Key,
-    epochs: KeyEpochs,
+    pub(crate) epochs: KeyEpochs,
 }
 
 /// Key epochs last a day unless the server asks otherwise: a deletion holds in old copies of the database at
@@ -257,7 +259,13 @@ impl SqliteStore {
     ///
     /// `None` when the key epoch that wrapped it has been destroyed: the row is from a copy of the database older
     /// than the deletion, and nothing of it can be opened any more.
-    fn unwrap_dek(&self, id: &str, merchant_id: &str, wrapped: &[u8], epoch: Option<&str>) -> Result<Option<Key>> {
+    pub(crate) fn unwrap_dek(
+        &self,
+        id: &str,
+        merchant_id: &str,
+        wrapped: &[u8],
+        epoch: Option<&str>,
+    ) -> Result<Option<Key>> {
         let raw = match epoch {
             None => self.kek_dek.open(wrapped, &dek_context(id, merchant_id))?,
             Some(e) => match self.epochs.key(e)? {
@@ -266,6 +274,13 @@ impl SqliteStore {
             },
         };
         Ok(Some(Key::from_bytes(&raw)?))
+    }
+
+    /// Old pages of deleted rows would otherwise live on in the write-ahead log until the next automatic
+    /// checkpoint.
+    pub(crate) async fn checkpoint(&self) -> Result<()> {
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.writer).await?;
+        Ok(())
     }
 
     /// A transaction's data key and merchant: `None` for an unknown transaction, `Some((None, _))` for one whose
@@ -336,7 +351,7 @@ fn ctx(field: &str, id: &str) -> Vec<u8> {
 /// key, so binding the merchant here binds all of them: a row moved to another merchant in the database file
 /// opens nothing there. Values sealed with the earlier, transaction-only context no longer open; there is no
 /// deployed data to migrate (pre-1.0), so no fallback is kept.
-fn dek_context(id: &str, merchant_id: &str) -> Vec<u8> {
+pub(crate) fn dek_context(id: &str, merchant_id: &str) -> Vec<u8> {
     idv_crypto::context(&[b"dek", id.as_bytes(), merchant_id.as_bytes()])
 }
 
@@ -1248,5 +1263,70 @@ impl Store for SqliteStore {
     async fn ping(&self) -> Result<()> {
         sqlx::query_scalar::<_, i64>("SELECT 1").fetch_one(&self.reader).await?;
         Ok(())
+    }
+
+    async fn face_group(&self, merchant_id: &str, code: &str, create_at: Option<i64>) -> Result<Option<FaceGroup>> {
+        self.face_group_impl(merchant_id, code, create_at).await
+    }
+
+    async fn face_groups(
+        &self,
+        merchant_id: &str,
+        code: Option<&str>,
+        name: Option<&str>,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<FaceGroup>, i64)> {
+        self.face_groups_impl(merchant_id, code, name, offset, limit).await
+    }
+
+    async fn modify_face_group(
+        &self,
+        merchant_id: &str,
+        id: i64,
+        name: &str,
+        description: Option<&str>,
+    ) -> Result<bool> {
+        self.modify_face_group_impl(merchant_id, id, name, description).await
+    }
+
+    async fn delete_face_group(&self, merchant_id: &str, id: i64) -> Result<bool> {
+        self.delete_face_group_impl(merchant_id, id).await
+    }
+
+    async fn add_face_record(&self, r: NewFaceRecord<'_>) -> Result<AddFace> {
+        self.add_face_record_impl(r).await
+    }
+
+    async fn face_records(
+        &self,
+        merchant_id: &str,
+        group_id: i64,
+        filter: &FaceRecordFilter,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<FaceRecord>, i64)> {
+        self.face_records_impl(merchant_id, group_id, filter, offset, limit).await
+    }
+
+    async fn face_embeddings(&self, merchant_id: &str, group_id: i64) -> Result<Vec<(FaceRecord, Vec<f32>)>> {
+        self.face_embeddings_impl(merchant_id, group_id).await
+    }
+
+    async fn delete_face_record(&self, merchant_id: &str, id: i64) -> Result<Option<FaceRecord>> {
+        self.delete_face_record_impl(merchant_id, id).await
+    }
+
+    async fn delete_user_faces(
+        &self,
+        merchant_id: &str,
+        group_code: Option<&str>,
+        merchant_user_id: &str,
+    ) -> Result<Vec<FaceRecord>> {
+        self.delete_user_faces_impl(merchant_id, group_code, merchant_user_id).await
+    }
+
+    async fn delete_expired_faces(&self, now: i64, limit: i64) -> Result<Vec<FaceRecord>> {
+        self.delete_expired_faces_impl(now, limit).await
     }
 }

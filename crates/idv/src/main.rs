@@ -117,6 +117,9 @@ struct ServeArgs {
     /// `90s`; seconds if no unit). Then all of it but the decision is deleted (docs/data-protection.md).
     #[arg(long, default_value = "30d")]
     retention: String,
+    /// How long a face registered in a face library is kept before the retention sweep deletes it (`365d`).
+    #[arg(long, default_value = "365d")]
+    face_retention: String,
     /// Span of one key epoch: a deletion holds in old copies of the database at most this long after it was due.
     #[arg(long, default_value = "1d")]
     key_epoch: String,
@@ -352,6 +355,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
     config.max_body_bytes = args.max_body_bytes;
     config.transaction_ttl = Duration::from_secs(args.transaction_ttl);
     config.retention = parse_duration("retention", &args.retention)?;
+    config.face_retention = parse_duration("face-retention", &args.face_retention)?;
     config.sweep_interval = parse_duration("sweep-interval", &args.sweep_interval)?;
     config.callback_retry_base = parse_duration("callback-retry", &args.callback_retry)?;
     config.callback_give_up_after = parse_duration("callback-give-up", &args.callback_give_up)?;

@@ -3,3 +3,4 @@
 mod fixtures;
 mod flow;
 mod policy;
+mod server_ekyc;

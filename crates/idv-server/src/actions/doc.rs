@@ -32,19 +32,28 @@ pub(crate) fn doc_error(e: DocError) -> ServerError {
     }
 }
 
+/// What `IdThreshold` asks of the document beyond its checks, and how the reasons name it.
+pub(crate) fn requirement(threshold: IdThreshold) -> (DocRequirement, &'static str) {
+    match threshold {
+        IdThreshold::Standard => (DocRequirement::Portrait, "IdThreshold=0"),
+        IdThreshold::Strict => (DocRequirement::Complete, "IdThreshold=1"),
+        IdThreshold::Loose => (DocRequirement::ChecksOnly, "IdThreshold=2"),
+        IdThreshold::Off => (DocRequirement::ChecksOnly, "IdThreshold=3"),
+    }
+}
+
 pub async fn ocr(state: &AppState, params: &BTreeMap<String, String>, caller: &Caller) -> Result<Success, ServerError> {
-    let req = DocOcrRequest::parse(params)?;
+    ocr_parsed(state, DocOcrRequest::parse(params)?, caller).await
+}
+
+/// DocOcr and DocOcrV2 once their parameters are parsed.
+pub(crate) async fn ocr_parsed(state: &AppState, req: DocOcrRequest, caller: &Caller) -> Result<Success, ServerError> {
     let picture = super::inline("IdOcrPictureUrl", req.picture)?;
     let side = if req.back_side { CardSide::Back } else { CardSide::Front };
     let doc_req = DocRequest::new(doc_spec(&req.doc_type), today(state.now())).with_side(side);
     let reading = state.engines.run(move |e| e.doc.read_bytes(&picture, &doc_req)).await?.map_err(doc_error)?;
     let reading = crate::steps::doc_reading(&reading);
-    let (requirement, label) = match req.threshold {
-        IdThreshold::Standard => (DocRequirement::Portrait, "IdThreshold=0"),
-        IdThreshold::Strict => (DocRequirement::Complete, "IdThreshold=1"),
-        IdThreshold::Loose => (DocRequirement::ChecksOnly, "IdThreshold=2"),
-        IdThreshold::Off => (DocRequirement::ChecksOnly, "IdThreshold=3"),
-    };
+    let (requirement, label) = requirement(req.threshold);
     let outcome = idv_flow::read_document(&reading, requirement, req.back_side, label);
     let mut ext = render::doc_ext_id_info(&reading);
     ext.insert("reasons".into(), json!(outcome.reasons));

@@ -12,7 +12,7 @@ use crate::error::ServerError;
 
 use super::inline;
 
-fn r2(x: f32) -> f32 {
+pub(super) fn r2(x: f32) -> f32 {
     (x * 100.0).round() / 100.0
 }
 
@@ -21,7 +21,15 @@ pub async fn compare(
     params: &BTreeMap<String, String>,
     caller: &Caller,
 ) -> Result<Success, ServerError> {
-    let req = FaceCompareRequest::parse(params)?;
+    compare_parsed(state, FaceCompareRequest::parse(params)?, caller).await
+}
+
+/// FaceCompare and FaceCompareV2 once their parameters are parsed.
+pub(super) async fn compare_parsed(
+    state: &AppState,
+    req: FaceCompareRequest,
+    caller: &Caller,
+) -> Result<Success, ServerError> {
     let source = inline("SourceFacePictureUrl", req.source)?;
     let target = inline("TargetFacePictureUrl", req.target)?;
     let cmp = state
@@ -79,7 +87,15 @@ pub async fn liveness(
     params: &BTreeMap<String, String>,
     caller: &Caller,
 ) -> Result<Success, ServerError> {
-    let req = FaceLivenessRequest::parse(params)?;
+    liveness_parsed(state, FaceLivenessRequest::parse(params)?, caller).await
+}
+
+/// FaceLiveness and FaceLivenessV2 once their parameters are parsed.
+pub(super) async fn liveness_parsed(
+    state: &AppState,
+    req: FaceLivenessRequest,
+    caller: &Caller,
+) -> Result<Success, ServerError> {
     let picture = inline("FacePictureUrl", req.picture)?;
     let multi = if req.multi_face_check { MultiFace::Reject } else { MultiFace::Largest };
     let a = state

@@ -118,6 +118,11 @@ async fn initialize_validates_parameters_and_names_them() {
         ),
         ([init_params("eKYC", META_ANDROID), vec![("IdSpoof", "Y")]].concat(), "InvalidParameter", "anti-spoofing"),
         ([init_params("eKYC", META_ANDROID), vec![("UseNFC", "Y")]].concat(), "InvalidParameter", "NFC"),
+        (
+            [init_params("eKYC", META_ANDROID), vec![("FaceGroupCodes", "members")]].concat(),
+            "InvalidParameter",
+            "FaceDuplicationCheckIntl",
+        ),
         ([init_params("eKYC", META_ANDROID), vec![("Crop", "yes")]].concat(), "InvalidParameter", "Crop"),
         (
             [init_params("eKYC", META_ANDROID), vec![("ShowGuidePage", "Y")]].concat(),

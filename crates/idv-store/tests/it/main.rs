@@ -4,6 +4,7 @@
 mod audit;
 mod contract;
 mod datadir;
+mod faces;
 mod merchant_binding;
 mod migrations;
 mod sealed;

@@ -24,13 +24,33 @@ async fn a_fresh_directory_gets_every_migration_once_at_the_callers_time() {
     drop(SqliteStore::open(dir.path(), &key, 5_000).await.unwrap());
     assert_eq!(
         applied(dir.path()).await,
-        vec![(1, 5_000), (2, 5_000), (3, 5_000), (4, 5_000), (5, 5_000), (6, 5_000), (7, 5_000), (8, 5_000)]
+        vec![
+            (1, 5_000),
+            (2, 5_000),
+            (3, 5_000),
+            (4, 5_000),
+            (5, 5_000),
+            (6, 5_000),
+            (7, 5_000),
+            (8, 5_000),
+            (9, 5_000)
+        ]
     );
 
     drop(SqliteStore::open(dir.path(), &key, 6_000).await.unwrap());
     assert_eq!(
         applied(dir.path()).await,
-        vec![(1, 5_000), (2, 5_000), (3, 5_000), (4, 5_000), (5, 5_000), (6, 5_000), (7, 5_000), (8, 5_000)],
+        vec![
+            (1, 5_000),
+            (2, 5_000),
+            (3, 5_000),
+            (4, 5_000),
+            (5, 5_000),
+            (6, 5_000),
+            (7, 5_000),
+            (8, 5_000),
+            (9, 5_000)
+        ],
         "nothing is applied twice"
     );
 }
@@ -43,7 +63,17 @@ async fn stores_opening_a_fresh_directory_at_once_apply_each_migration_once() {
     let (_a, _b) = (a.unwrap(), b.unwrap());
     assert_eq!(
         applied(dir.path()).await,
-        vec![(1, 7_000), (2, 7_000), (3, 7_000), (4, 7_000), (5, 7_000), (6, 7_000), (7, 7_000), (8, 7_000)]
+        vec![
+            (1, 7_000),
+            (2, 7_000),
+            (3, 7_000),
+            (4, 7_000),
+            (5, 7_000),
+            (6, 7_000),
+            (7, 7_000),
+            (8, 7_000),
+            (9, 7_000)
+        ]
     );
 }
 

@@ -9,6 +9,9 @@
 //! - `app_flow_cli`: the contracts of `idv device` and `idv merchant-demo` as processes.
 //! - `whole_flow`: server, merchant demo and phone simulator together.
 //! - `web_flow`: the hosted capture page in headless Chromium (needs `chromium`, `chromium-driver`).
+//! - `mobile_flow`: the mobile SDK's library through its generated Python bindings, frames pushed as an app does.
+//! - `server_actions`: EkycVerify, FaceCrossCompareIntl, KeepaliveIntl and the V2 variants through the official
+//!   Python SDK, with real photos.
 //! - `logs`: the server's debug log after failures of every kind holds no secret or personal data.
 
 mod admin_cli;
@@ -18,7 +21,10 @@ mod audit_cli;
 mod callbacks_cli;
 mod common;
 mod engine_cli;
+mod face_library_sdk;
 mod interop;
 mod logs;
+mod mobile_flow;
+mod server_actions;
 mod web_flow;
 mod whole_flow;
