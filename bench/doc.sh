@@ -87,3 +87,10 @@ while IFS=$'\t' read -r _ name count p50 p99 exact fields; do
     [[ "$fields" == "-" ]] && fields="n/a" || fields="$fields%"
     printf '| %-58s | %6s | %8s | %8s | %8s%% | %14s |\n' "$name" "$count" "$p50" "$p99" "$exact" "$fields"
 done <"$out"
+# The goal's ratio, from this run: PassportEye's MRZ-only read (with the OCR-B model) against idv's full read.
+awk -F'\t' '$2 ~ /^idv-doc DocOcr/ {idv = $4; idv_exact = $6; idv_fields = $7}
+    $2 ~ /^PassportEye.*ocrb_int/ {eye = $4; eye_exact = $6}
+    END {
+        if (idv == "" || eye == "") { print "ratio: a reader is missing from the run"; exit 1 }
+        printf "PassportEye + OCR-B MRZ only p50 %s ms (%s%% exact) / idv full read p50 %s ms (%s%% MRZ exact, %s%% printed fields) = %.2fx (goal > 1x)\n", eye, eye_exact, idv, idv_exact, idv_fields, eye / idv
+    }' "$out"

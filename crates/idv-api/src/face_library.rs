@@ -399,6 +399,67 @@ impl FaceSearchRequest {
     }
 }
 
+/// Initialize's face-library options: the device flow's live face is searched in `group_codes`; a match with
+/// another user fails the verdict with SubCode 211, and a passing face joins `register_group` with
+/// `AutoRegistration=1`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct FlowFaceLibrary {
+    pub group_codes: Vec<String>,
+    pub register_group: Option<String>,
+    pub auto_registration: bool,
+    pub update_if_exists: bool,
+    /// `FaceVerifyThreshold` in hundredths of a FaceComparisonScore point (the options are compared exactly).
+    pub threshold_centi: Option<u32>,
+}
+
+impl FlowFaceLibrary {
+    /// `None` when no face-library option is given; refused by name for a product without a face step.
+    pub fn parse(p: &Params, has_face: bool) -> Result<Option<Self>, ApiError> {
+        let names = ["FaceGroupCodes", "FaceRegisterGroupCode", "AutoRegistration", "UpdateFaceIfUserExists"];
+        if !names.iter().any(|n| p.opt(n).is_some()) {
+            return Ok(None);
+        }
+        if !has_face {
+            return Err(ApiError::invalid("FaceGroupCodes", "this product has no face step to search with"));
+        }
+        let mut group_codes = Vec::new();
+        for c in p.required("FaceGroupCodes")?.split([',', '，']).map(str::trim).filter(|c| !c.is_empty()) {
+            check_code("FaceGroupCodes", c)?;
+            if !group_codes.iter().any(|g| g == c) {
+                group_codes.push(c.to_owned());
+            }
+        }
+        if group_codes.is_empty() || group_codes.len() > MAX_SEARCH_GROUPS {
+            return Err(ApiError::invalid("FaceGroupCodes", format!("1 to {MAX_SEARCH_GROUPS} group codes")));
+        }
+        let register_group = match p.opt("FaceRegisterGroupCode") {
+            Some(_) => Some(code(p, "FaceRegisterGroupCode")?),
+            None => None,
+        };
+        let auto_registration = p.one_zero("AutoRegistration", false)?;
+        if auto_registration && register_group.is_none() {
+            return Err(ApiError::missing("FaceRegisterGroupCode"));
+        }
+        let update_if_exists = match p.opt("UpdateFaceIfUserExists") {
+            None | Some("0" | "N") => false,
+            Some("1" | "Y") => true,
+            Some(_) => return Err(ApiError::invalid("UpdateFaceIfUserExists", "must be Y or N")),
+        };
+        p.one_zero("ReturnFaces", false)?;
+        Ok(Some(FlowFaceLibrary {
+            group_codes,
+            register_group,
+            auto_registration,
+            update_if_exists,
+            threshold_centi: threshold(p)?.map(|t| (t * 100.0).round() as u32),
+        }))
+    }
+
+    pub fn threshold(&self) -> Option<f32> {
+        self.threshold_centi.map(|c| c as f32 / 100.0)
+    }
+}
+
 /// One entry of `DuplicateFace`.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]

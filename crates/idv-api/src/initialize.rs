@@ -109,6 +109,10 @@ pub struct TransactionOptions {
     pub need_multi_face_check: bool,
     pub crop: bool,
     pub device_type: String,
+    /// `FaceGroupCodes` and the other face-library options: the live face is searched in these groups and a
+    /// match with another user fails the verdict (SubCode 211); `docs/face-library.md`.
+    #[serde(default)]
+    pub face_library: Option<crate::face_library::FlowFaceLibrary>,
 }
 
 impl TransactionOptions {
@@ -230,18 +234,6 @@ fn refuse_unbuilt(p: &Params) -> Result<(), ApiError> {
             return Err(ApiError::invalid(name, format!("{name}={value} cannot be honoured: {why}")));
         }
     }
-    // The face library is served by FaceDuplicationCheckIntl and FaceVerifyIntl; searching it from inside the
-    // device flow is not built yet, and a flow that ignored these would pass a duplicate it never looked for.
-    for name in ["FaceGroupCodes", "FaceRegisterGroupCode", "AutoRegistration", "ReturnFaces", "UpdateFaceIfUserExists"]
-    {
-        if p.opt(name).is_some_and(|v| v != "0" && v != "N") {
-            return Err(ApiError::invalid(
-                name,
-                "face-library searches are not run inside the device flow on this server yet; call \
-                 FaceDuplicationCheckIntl with the selfie after CheckResult",
-            ));
-        }
-    }
     Ok(())
 }
 
@@ -361,6 +353,7 @@ impl InitializeRequest {
                 need_multi_face_check: p.yes_no("NeedMultiFaceCheck", false)?,
                 crop: p.yes_no("Crop", false)?,
                 device_type: meta.device_type.as_str().to_owned(),
+                face_library: crate::face_library::FlowFaceLibrary::parse(&p, product.needs_face())?,
             },
             meta,
             reference_face,

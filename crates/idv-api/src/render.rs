@@ -157,6 +157,18 @@ pub fn face_info(f: &FaceEvidence) -> Map<String, Value> {
     let live = f.liveness.outcome == LivenessOutcome::Passed;
     o.insert("faceAttack".into(), json!(yn(!live)));
     o.insert("livenessReasons".into(), json!(f.liveness.reasons));
+    if !f.duplicates.is_empty() {
+        // The same shape as FaceDuplicationCheckIntl's `DuplicateFace`.
+        let list: Vec<Value> = f
+            .duplicates
+            .iter()
+            .map(|d| {
+                json!({"faceGroupCode": d.group_code, "faceId": d.face_id, "merchantUserId": d.merchant_user_id,
+                       "score": d.score})
+            })
+            .collect();
+        o.insert("duplicateFace".into(), Value::Array(list));
+    }
     o.insert("facePassed".into(), json!(yn(f.comparison.matched() != Some(false) && live)));
     o
 }
@@ -293,6 +305,7 @@ mod tests {
 
     fn face(matched: bool, outcome: LivenessOutcome) -> FaceEvidence {
         FaceEvidence {
+            duplicates: Vec::new(),
             image: BlobId("blob1".into()),
             selfie: None,
             comparison: Comparison::Compared { score: 12.0, cosine: 0.1, matched },

@@ -361,7 +361,7 @@ impl DocEngine {
         let face = match assets.verify(FACE_MODEL) {
             Ok(a) => {
                 let yunet =
-                    idv_face::YuNet::new(backend.load(&a.path, &opts)?).map_err(|e| DocError::Model(e.to_string()))?;
+                    idv_face::YuNet::load(backend, &a.path, &opts).map_err(|e| DocError::Model(e.to_string()))?;
                 models.push(ModelRecord { path: a.entry.dest.clone(), sha256: a.entry.sha256.clone() });
                 Some(yunet)
             }

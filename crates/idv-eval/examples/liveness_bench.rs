@@ -36,7 +36,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let assets = Assets::from_env();
-    let options = ModelOptions { intra_threads: 1, max_concurrent_runs: 1 };
+    let options = ModelOptions { intra_threads: 1, max_concurrent_runs: 1, ..ModelOptions::default() };
     let face = Arc::new(FaceEngine::load(&assets, FaceEngineConfig { model_options: options, ..Default::default() })?);
     let engine =
         LivenessEngine::load(&assets, face, LivenessEngineConfig { model_options: options, ..Default::default() })?;

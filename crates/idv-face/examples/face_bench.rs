@@ -35,7 +35,7 @@ fn main() -> Result<(), Error> {
     let (a_bytes, b_bytes) = make_inputs(&assets, &inputs)?;
 
     let rss_before = rss_kib("VmRSS");
-    let options = ModelOptions { intra_threads: 1, max_concurrent_runs: 1 };
+    let options = ModelOptions { intra_threads: 1, max_concurrent_runs: 1, ..ModelOptions::default() };
     let config = FaceEngineConfig { model_options: options, ..FaceEngineConfig::default() };
     let engine = FaceEngine::load(&assets, config)?;
     let rss_loaded = rss_kib("VmRSS");
@@ -45,11 +45,11 @@ fn main() -> Result<(), Error> {
 
     // The models alone, through the runtime seam; separate sessions so the engine's own are not disturbed.
     let backend = OrtBackend::global(&assets.verify(ONNXRUNTIME_LIBRARY)?.path)?;
-    let yunet = backend.load(&assets.verify(YUNET_ASSET)?.path, &options)?;
+    let yunet = backend.load(&assets.verify(YUNET_ASSET)?.path, &ModelOptions { any_input_size: true, ..options })?;
     let sface = backend.load(&assets.verify(SFACE_ASSET)?.path, &options)?;
     // Real inputs: the first picture letterboxed as the detector does it, and its aligned face.
     let a_img = engine.decode(&a_bytes)?;
-    let det_in = letterbox_bgr(&a_img)?;
+    let (det_in, det_w, det_h) = letterbox_bgr(&a_img)?;
     let a_face = engine.detect(&a_img)?[0];
     let crop = warp(&a_img, &similarity_transform(&a_face.landmarks, &TEMPLATE));
     let plane = ALIGNED_SIZE * ALIGNED_SIZE;
@@ -59,7 +59,8 @@ fn main() -> Result<(), Error> {
             rec_in[ch * plane + i] = f32::from(px[ch]);
         }
     }
-    let det_shape = [1, 3, 640, 640];
+    let det_shape = [1, 3, det_h, det_w];
+    let yunet_alone = format!("rust: YuNet alone ({det_w}x{det_h})");
     let rec_shape = [1, 3, ALIGNED_SIZE, ALIGNED_SIZE];
 
     // Every measurement is taken once per iteration, interleaved, so background load on a shared machine
@@ -71,7 +72,7 @@ fn main() -> Result<(), Error> {
         "rust:   detect one image (letterbox + YuNet + decode/NMS)",
         "rust:   align one face",
         "rust:   embed one face (SFace)",
-        "rust: YuNet alone (640x640)",
+        yunet_alone.as_str(),
         "rust: SFace alone (112x112)",
     ];
     let mut samples: Vec<Vec<(f64, f64)>> = vec![Vec::new(); names.len()];
@@ -170,23 +171,25 @@ fn thread_cpu_ns() -> u64 {
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
-/// The detector's input for `img` (longer side scaled to 640, black padding, planar BGR 0..255), built
-/// here the same way as in the engine so the model can be timed alone on a real picture.
-fn letterbox_bgr(img: &idv_vision::DecodedImage) -> Result<Vec<f32>, Error> {
+/// The detector's input for `img` (longer side scaled to 640, black padding to multiples of 32, planar BGR
+/// 0..255) and its width and height, built here the same way as in the engine so the model can be timed alone
+/// on a real picture.
+fn letterbox_bgr(img: &idv_vision::DecodedImage) -> Result<(Vec<f32>, usize, usize), Error> {
     let scale = 640.0 / img.width().max(img.height()) as f32;
     let w = ((img.width() as f32 * scale).round() as u32).clamp(1, 640);
     let h = ((img.height() as f32 * scale).round() as u32).clamp(1, 640);
     let resized = idv_vision::resize(img, w, h)?;
-    let plane = 640 * 640;
+    let (tw, th) = (w.div_ceil(32) as usize * 32, h.div_ceil(32) as usize * 32);
+    let plane = tw * th;
     let mut t = vec![0.0f32; 3 * plane];
     for (y, row) in resized.rgb().chunks_exact(w as usize * 3).enumerate() {
         for (x, px) in row.chunks_exact(3).enumerate() {
             for ch in 0..3 {
-                t[(2 - ch) * plane + y * 640 + x] = f32::from(px[ch]);
+                t[(2 - ch) * plane + y * tw + x] = f32::from(px[ch]);
             }
         }
     }
-    Ok(t)
+    Ok((t, tw, th))
 }
 
 fn rss_kib(field: &str) -> f64 {

@@ -1,16 +1,22 @@
-//! YuNet (2023mar) face detection: letterbox to the model's fixed 640x640 input, decode the three output
-//! scales, non-maximum suppression, and mapping back to the picture's coordinates.
+//! YuNet (2023mar) face detection: scale the picture so its longer side is 640, pad it to multiples of 32 (the
+//! picture's own aspect, as OpenCV's `FaceDetectorYN` feeds it, not a 640x640 square: a 4:3 picture costs a
+//! quarter less), decode the three output scales, non-maximum suppression, and mapping back to the picture's
+//! coordinates.
 
+use std::path::Path;
 use std::sync::Arc;
 
-use idv_vision::{DecodedImage, Model, TensorView, VisionError};
+use idv_vision::{DecodedImage, InferenceBackend, Model, ModelOptions, TensorView, VisionError};
 use serde::Serialize;
 
 use crate::error::Result;
 
-/// YuNet 2023mar has a fixed 1x3x640x640 input.
+/// The longer side of YuNet's input; the file declares 640x640, but its graph takes any multiple of 32 (loaded
+/// with [`ModelOptions::any_input_size`]).
 pub const YUNET_INPUT: u32 = 640;
 const STRIDES: [usize; 3] = [8, 16, 32];
+/// Input sides are padded up to a multiple of the coarsest stride.
+const ALIGN: u32 = 32;
 
 /// Axis-aligned face box in picture pixels (may extend past the picture's edges for cut-off faces).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -84,14 +90,21 @@ pub struct YuNet {
     model: Arc<dyn Model>,
 }
 
-/// The letterboxed network input and the factors mapping network coordinates back to the picture.
+/// The network input and the factors mapping network coordinates back to the picture.
 struct Letterbox {
     tensor: Vec<f32>,
+    width: usize,
+    height: usize,
     scale_x: f32,
     scale_y: f32,
 }
 
 impl YuNet {
+    /// Loads YuNet through `backend` with `options`, free to take inputs of the picture's aspect.
+    pub fn load(backend: &dyn InferenceBackend, path: &Path, options: &ModelOptions) -> Result<Self> {
+        Self::new(backend.load(path, &ModelOptions { any_input_size: true, ..*options })?)
+    }
+
     /// Wraps a loaded YuNet model after checking its input and outputs.
     pub fn new(model: Arc<dyn Model>) -> Result<Self> {
         let mut expected = vec!["input".to_string()];
@@ -117,15 +130,14 @@ impl YuNet {
     /// Detects faces, best score first.
     pub fn detect(&self, img: &DecodedImage, config: &DetectorConfig) -> Result<Vec<Detection>> {
         let lb = letterbox(img)?;
-        let side = YUNET_INPUT as usize;
-        let shape = [1, 3, side, side];
+        let shape = [1, 3, lb.height, lb.width];
         let outputs = self.model.run(&[("input", TensorView::new(&shape, &lb.tensor)?)])?;
         let mut faces = Vec::new();
         for stride in STRIDES {
             let get = |kind: &str| outputs.get(&format!("{kind}_{stride}"));
             let (cls, obj, bbox, kps) = (get("cls")?, get("obj")?, get("bbox")?, get("kps")?);
-            let cols = side / stride;
-            let cells = cols * cols;
+            let cols = lb.width / stride;
+            let cells = cols * (lb.height / stride);
             if cls.data.len() != cells
                 || obj.data.len() != cells
                 || bbox.data.len() != cells * 4
@@ -156,7 +168,7 @@ fn decode_stride(
     out: &mut Vec<Detection>,
 ) {
     let s = stride as f32;
-    for idx in 0..cols * cols {
+    for idx in 0..cls.data.len() {
         let score = (cls.data[idx].clamp(0.0, 1.0) * obj.data[idx].clamp(0.0, 1.0)).sqrt();
         if score < config.score_threshold {
             continue;
@@ -199,9 +211,9 @@ fn nms(mut faces: Vec<Detection>, config: &DetectorConfig) -> Vec<Detection> {
     kept
 }
 
-/// Scales the picture so its longer side is 640 (up or down), pads right/bottom with black, and lays it out
-/// as planar BGR floats in 0..255, the order and range YuNet was trained on (OpenCV's blobFromImage of a
-/// BGR Mat without scaling).
+/// Scales the picture so its longer side is 640 (up or down), pads right/bottom with black to multiples of 32,
+/// and lays it out as planar BGR floats in 0..255, the order and range YuNet was trained on (OpenCV's
+/// blobFromImage of a BGR Mat without scaling).
 fn letterbox(img: &DecodedImage) -> Result<Letterbox> {
     let side = YUNET_INPUT;
     let long = img.width().max(img.height()) as f32;
@@ -209,20 +221,27 @@ fn letterbox(img: &DecodedImage) -> Result<Letterbox> {
     let w = ((img.width() as f32 * scale).round() as u32).clamp(1, side);
     let h = ((img.height() as f32 * scale).round() as u32).clamp(1, side);
     let resized = idv_vision::resize(img, w, h)?;
-    let plane = (side * side) as usize;
+    let (width, height) = (w.div_ceil(ALIGN) * ALIGN, h.div_ceil(ALIGN) * ALIGN);
+    let plane = (width * height) as usize;
     let mut tensor = vec![0.0f32; 3 * plane];
     let (b_plane, rest) = tensor.split_at_mut(plane);
     let (g_plane, r_plane) = rest.split_at_mut(plane);
     let (w, h) = (w as usize, h as usize);
     for (y, row) in resized.rgb().chunks_exact(w * 3).enumerate().take(h) {
-        let base = y * side as usize;
+        let base = y * width as usize;
         for (x, px) in row.chunks_exact(3).enumerate() {
             r_plane[base + x] = f32::from(px[0]);
             g_plane[base + x] = f32::from(px[1]);
             b_plane[base + x] = f32::from(px[2]);
         }
     }
-    Ok(Letterbox { tensor, scale_x: w as f32 / img.width() as f32, scale_y: h as f32 / img.height() as f32 })
+    Ok(Letterbox {
+        tensor,
+        width: width as usize,
+        height: height as usize,
+        scale_x: w as f32 / img.width() as f32,
+        scale_y: h as f32 / img.height() as f32,
+    })
 }
 
 #[cfg(test)]

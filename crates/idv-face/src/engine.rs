@@ -204,7 +204,7 @@ impl FaceEngine {
         sface: VerifiedAsset,
         config: FaceEngineConfig,
     ) -> Result<Self> {
-        let detector = YuNet::new(backend.load(&yunet.path, &config.model_options)?)?;
+        let detector = YuNet::load(backend, &yunet.path, &config.model_options)?;
         let recognizer = SFace::new(backend.load(&sface.path, &config.model_options)?)?;
         let record = |name, a: VerifiedAsset| ModelRecord {
             name,

@@ -22,8 +22,10 @@
 //!
 //! # Pipeline
 //!
-//! * **Detection.** YuNet 2023mar has a fixed 640x640 input: the picture is scaled so its longer side is 640
-//!   (area-averaging when shrinking), padded right/bottom with black, and fed as planar BGR in 0..255.
+//! * **Detection.** YuNet 2023mar's file declares a 640x640 input, but its graph runs at any multiple of 32:
+//!   the picture is scaled so its longer side is 640 (area-averaging when shrinking), padded right/bottom with
+//!   black to multiples of 32 (640x480 for a 4:3 picture, as OpenCV's `FaceDetectorYN` pads it; a square
+//!   letterbox would cost a third more), and fed as planar BGR in 0..255.
 //!   The three output scales (strides 8, 16, 32) are decoded as OpenCV's `FaceDetectorYN` does (score
 //!   `sqrt(cls·obj)`, box centre `(cell + offset)·stride`, size `exp(·)·stride`, landmarks
 //!   `(cell + offset)·stride`), followed by greedy NMS at IoU 0.3 and mapping back to picture pixels.

@@ -289,6 +289,20 @@ pub struct FaceEvidence {
     pub selfie: Option<SelfieAnalysis>,
     pub comparison: Comparison,
     pub liveness: LivenessEvidence,
+    /// Faces of other users in the merchant's face libraries that this face matches (Initialize's
+    /// `FaceGroupCodes`); empty when no library was searched or none matched.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub duplicates: Vec<DuplicateFaceRef>,
+}
+
+/// A registered face the live face matched, as the library names it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DuplicateFaceRef {
+    pub group_code: String,
+    pub face_id: String,
+    pub merchant_user_id: String,
+    /// FaceComparisonScore of the match.
+    pub score: f32,
 }
 
 /// What one accepted round contributes.

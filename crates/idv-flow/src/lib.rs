@@ -12,9 +12,9 @@ mod product;
 mod retake;
 
 pub use evidence::{
-    BlobId, ChallengeRecord, CheckClass, Comparison, DocCheck, DocClass, DocEvidence, DocField, DocReading, Evidence,
-    FaceEvidence, FaceQuality, FaceThresholds, ImageKind, LivenessCheck, LivenessEvidence, LivenessOutcome, ModelRef,
-    MrzEvidence, Page, SelfieAnalysis, StepEvidence,
+    BlobId, ChallengeRecord, CheckClass, Comparison, DocCheck, DocClass, DocEvidence, DocField, DocReading,
+    DuplicateFaceRef, Evidence, FaceEvidence, FaceQuality, FaceThresholds, ImageKind, LivenessCheck, LivenessEvidence,
+    LivenessOutcome, ModelRef, MrzEvidence, Page, SelfieAnalysis, StepEvidence,
 };
 pub use flow::{Ending, Flow, FlowError, MAX_ATTEMPTS, Next, StepOutcome};
 pub use policy::{

@@ -463,6 +463,14 @@ pub fn decide(policy: &Policy, evidence: &Evidence) -> Verdict {
                     reasons.extend(f.liveness.reasons.iter().map(|r| format!("liveness: {r}")));
                     failures.push(SubCode::LivenessFailed);
                 }
+                if let Some(d) = f.duplicates.first() {
+                    // The user is named by the library's own id, which is the merchant's; nothing else about them.
+                    reasons.push(format!(
+                        "the face is already registered in face group {} under another user ({}, score {:.2})",
+                        d.group_code, d.merchant_user_id, d.score
+                    ));
+                    failures.push(SubCode::DuplicateFace);
+                }
             }
         }
     }

@@ -2,7 +2,10 @@
 
 use std::sync::Arc;
 
-use idv_face::{Detection, Embedding, FaceEngine, MULTI_FACE_MIN_RELATIVE_AREA, TEMPLATE, similarity_transform, warp};
+use idv_face::{
+    BoundingBox, Detection, Embedding, FaceEngine, Landmarks, MULTI_FACE_MIN_RELATIVE_AREA, TEMPLATE, apply,
+    similarity_transform, warp,
+};
 use idv_vision::{Assets, DecodedImage, InferenceBackend, ModelOptions, ONNXRUNTIME_LIBRARY, OrtBackend};
 use serde::Serialize;
 
@@ -35,7 +38,8 @@ pub struct LivenessEngineConfig {
     pub timing: TimingRules,
     pub duplicates: DuplicateRules,
     /// An SFace embedding is computed on every n-th frame (and the last): the recogniser costs about ten
-    /// times the mesh, and a face swap shorter than n frames still shows as a discontinuity.
+    /// times the mesh, and a face swap shorter than n frames still shows as a discontinuity. The detector runs
+    /// on the same frames; in between, the face is followed by the mesh (see [`LivenessEngine::verify`]).
     pub embed_every: usize,
 }
 
@@ -121,16 +125,71 @@ impl LivenessEngine {
             return Ok(FrameObservation { t_ms, face_count: 0, large_faces: 0, face: None, embedding: None });
         };
         let large = faces.iter().filter(|f| f.bbox.area() >= det.bbox.area() * MULTI_FACE_MIN_RELATIVE_AREA).count();
-        let m = self.mesh.run(img, Crop::from_detection(&det))?;
-        let face = if m.presence >= self.config.thresholds.min_presence {
-            let eyes = self.iris.eye_openness(img, &m.points)?;
-            let measures = measure(&m.points, img.width(), img.height(), Some(eyes));
-            let colour = sample(img, &m.points, measures.iod_px);
-            Some(FaceObservation { detection: det, presence: m.presence, mesh: m.points, measures, colour })
-        } else {
-            None
-        };
+        let face = self.observe(img, det)?;
         Ok(FrameObservation { t_ms, face_count: faces.len(), large_faces: large, face, embedding: None })
+    }
+
+    /// The mesh and the measures on the crop `det` gives; `None` when the mesh sees no face there.
+    fn observe(&self, img: &DecodedImage, det: Detection) -> Result<Option<FaceObservation>> {
+        let m = self.mesh.run(img, Crop::from_detection(&det))?;
+        if m.presence < self.config.thresholds.min_presence {
+            return Ok(None);
+        }
+        let eyes = self.iris.eye_openness(img, &m.points)?;
+        let measures = measure(&m.points, img.width(), img.height(), Some(eyes));
+        let colour = sample(img, &m.points, measures.iod_px);
+        Ok(Some(FaceObservation { detection: det, presence: m.presence, mesh: m.points, measures, colour }))
+    }
+
+    /// A frame between detector runs: the previous frame's detection, carried along by the mesh's motion since
+    /// the detector frame, places the crop; the face counts are the detector frame's. `None` when the mesh
+    /// loses the face there (the caller then runs the detector).
+    fn follow(&self, img: &DecodedImage, t_ms: u32, from: &Followed) -> Result<Option<FrameObservation>> {
+        let Some(face) = self.observe(img, from.detection)? else { return Ok(None) };
+        Ok(Some(FrameObservation {
+            t_ms,
+            face_count: from.face_count,
+            large_faces: from.large_faces,
+            face: Some(face),
+            embedding: None,
+        }))
+    }
+
+    /// Every frame analysed as [`Self::verify`] sees it, in capture order: the detector on every
+    /// `embed_every`-th frame and the last (whose SFace embeddings it aligns), the face followed by the mesh on
+    /// the frames between (see the crate README, "Per frame").
+    pub fn analyse_sequence(&self, frames: &[FrameInput]) -> Result<Vec<FrameObservation>> {
+        let last = frames.len().saturating_sub(1);
+        let every = self.config.embed_every.max(1);
+        let key = |i: usize| i.is_multiple_of(every) || i == last;
+        // The detector (about half of a frame's model time) runs on the frames that are embedded anyway, where
+        // its landmarks align the face for SFace; on the frames between, the face is followed.
+        let mut obs: Vec<FrameObservation> = Vec::with_capacity(frames.len());
+        let mut followed: Option<Followed> = None;
+        for (i, f) in frames.iter().enumerate() {
+            let tracked = match &followed {
+                Some(from) if !key(i) => self.follow(&f.image, f.t_ms, from)?,
+                _ => None,
+            };
+            let (o, was_followed) = match tracked {
+                Some(o) => (o, true),
+                None => (self.analyse_frame(&f.image, f.t_ms)?, false),
+            };
+            followed = match (&o.face, &followed) {
+                (None, _) => None,
+                (Some(face), Some(from)) if was_followed => Some(from.moved(face)),
+                (Some(face), _) => Some(Followed::at(face, o.face_count, o.large_faces)),
+            };
+            obs.push(o);
+        }
+        for (i, (o, f)) in obs.iter_mut().zip(frames).enumerate() {
+            if key(i)
+                && let Some(face) = &o.face
+            {
+                o.embedding = Some(self.embed(&f.image, &face.detection)?);
+            }
+        }
+        Ok(obs)
     }
 
     /// The SFace embedding of the detected face (aligned on YuNet's five landmarks, as idv-face does).
@@ -171,21 +230,58 @@ impl LivenessEngine {
             let scores = LivenessScores { frames: frames.len(), min_frame_difference: min_diff, ..Default::default() };
             return Ok((LivenessVerdict::from_reasons(reasons, scores), None));
         }
-        let mut obs = frames.iter().map(|f| self.analyse_frame(&f.image, f.t_ms)).collect::<Result<Vec<_>>>()?;
-        let last = obs.len().saturating_sub(1);
-        let every = self.config.embed_every.max(1);
-        for (i, (o, f)) in obs.iter_mut().zip(frames).enumerate() {
-            if (i % every == 0 || i == last)
-                && let Some(face) = &o.face
-            {
-                o.embedding = Some(self.embed(&f.image, &face.detection)?);
-            }
-        }
+        let obs = self.analyse_sequence(frames)?;
         let mut verdict =
             decide(challenge, &obs, reference, &self.config.thresholds, self.face.config().decision_cosine);
         verdict.scores.min_frame_difference = min_diff;
         let images: Vec<&DecodedImage> = frames.iter().map(|f| &f.image).collect();
         Ok((verdict, Some(CaptureFingerprint::of(&images, &obs))))
+    }
+}
+
+/// The face as last seen, for the frames between detector runs.
+struct Followed {
+    /// Where the next crop goes: the detector frame's detection, moved as the mesh moved since.
+    detection: Detection,
+    /// The detector frame's detection and mesh anchors, the reference of the motion.
+    detected: Detection,
+    anchors: Landmarks,
+    face_count: usize,
+    large_faces: usize,
+}
+
+/// Mesh points that move rigidly with the head (eye corners, nose tip, mouth corners), whose similarity motion
+/// carries the detection from frame to frame.
+const ANCHORS: [usize; 5] = [33, 263, 1, 61, 291];
+
+fn anchors(mesh: &[[f32; 3]]) -> Landmarks {
+    ANCHORS.map(|i| [mesh[i][0], mesh[i][1]])
+}
+
+impl Followed {
+    fn at(face: &FaceObservation, face_count: usize, large_faces: usize) -> Self {
+        Self {
+            detection: face.detection,
+            detected: face.detection,
+            anchors: anchors(&face.mesh),
+            face_count,
+            large_faces,
+        }
+    }
+
+    /// The detection moved by the similarity taking the detector frame's anchors onto `face`'s.
+    fn moved(&self, face: &FaceObservation) -> Self {
+        let m = similarity_transform(&self.anchors, &anchors(&face.mesh));
+        let scale = m[0][0].hypot(m[1][0]) as f32;
+        let d = self.detected;
+        let [cx, cy] = apply(&m, [d.bbox.x + d.bbox.width / 2.0, d.bbox.y + d.bbox.height / 2.0]);
+        let (w, h) = (d.bbox.width * scale, d.bbox.height * scale);
+        let detection = Detection {
+            bbox: BoundingBox { x: cx - w / 2.0, y: cy - h / 2.0, width: w, height: h },
+            landmarks: d.landmarks.map(|p| apply(&m, p)),
+            score: d.score,
+        };
+        Self { detection, ..*self }
     }
 }
 

@@ -1,8 +1,6 @@
 //! Authentication of merchant RPC requests, in an order that gives away as little as possible and does the
 //! expensive or state-changing steps last: parse → key lookup → signature → clock → rate limit → nonce.
 
-use std::time::Instant;
-
 use idv_api::sign::{self, RawRequest, SignedRequest};
 use idv_api::{API_VERSION, ApiError, ErrorCode};
 use idv_store::{AuthKey, Merchant};
@@ -44,7 +42,7 @@ pub async fn authenticate(state: &AppState, raw: &RawRequest<'_>) -> Result<(Sig
         let now = time::OffsetDateTime::from_unix_timestamp(state.now()).map_err(ServerError::internal)?;
         signed.check_clock(now, skew)?;
     }
-    if let Err(wait) = state.limiter.check(key.id.clone(), Instant::now()) {
+    if let Err(wait) = state.limiter.check(&*state.store, &key.id, state.now_ms()).await? {
         return Err(ServerError::Throttled { retry_after_ms: wait.as_millis().max(1) as u64 });
     }
     // Remembered for as long as the same signed request could still pass the clock check.
@@ -52,7 +50,7 @@ pub async fn authenticate(state: &AppState, raw: &RawRequest<'_>) -> Result<(Sig
     if !state.store.consume_nonce(&key.id, &signed.nonce, state.now(), expires_at).await? {
         // The nonce comes after the limit so a throttled request does not burn its nonce; a replay must then
         // give its token back, or replays of one captured request would throttle the merchant's fresh ones.
-        state.limiter.refund(&key.id);
+        state.limiter.refund(&*state.store, &key.id).await?;
         return Err(ApiError::new(ErrorCode::SignatureNonceUsed, "Specified signature nonce was used already.").into());
     }
     Ok((signed, Caller { merchant, access_key_id: key.id }))

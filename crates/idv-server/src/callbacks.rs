@@ -174,11 +174,16 @@ async fn attempt_once(state: &AppState, c: &CallbackDue) -> Result<u16, Failure>
     }
     let mut url =
         reqwest::Url::parse(&owed.url).map_err(|_| Failure::Final("the CallbackUrl does not parse".into()))?;
+    // After a console review the callback is sent again, saying so (the verdict itself stays).
+    let review = crate::console::review_param(state, &c.merchant_id, &c.transaction_id).await;
     {
         let mut q = url.query_pairs_mut();
         q.append_pair("transactionId", &c.transaction_id);
         q.append_pair("passed", if decision.0 { "Y" } else { "N" });
         q.append_pair("subCode", &decision.1);
+        if let Some(r) = review {
+            q.append_pair("reviewDecision", r);
+        }
         if let Some(token) = &owed.token {
             q.append_pair("callbackToken", token);
         }

@@ -59,6 +59,8 @@ pub struct ServerConfig {
     /// merchant server on this machine or network (the demo, tests). Off, a CallbackUrl cannot probe the
     /// server's own network (SSRF).
     pub allow_private_callbacks: bool,
+    /// Several instances share the database: the per-AccessKey and per-transaction limits are kept in it.
+    pub shared_limits: bool,
     /// Accepts captures the device declares as read from files (`capture.source = "file"`: the simulator, the
     /// demo, tests). Off in production: a file is not a camera capture.
     pub test_mode: bool,
@@ -97,6 +99,7 @@ impl ServerConfig {
             metrics_token: None,
             skip_clock_check: false,
             allow_private_callbacks: false,
+            shared_limits: false,
             test_mode: false,
         }
     }

@@ -119,7 +119,10 @@ pub(crate) async fn delete_retained(state: &AppState, now: i64) -> Result<(), Se
     // Registered faces past their retention; the index forgets them with the store.
     let gone = state.store.delete_expired_faces(now, 500).await?;
     if !gone.is_empty() {
-        state.face_libraries.removed(&gone).await?;
+        // Faces of any merchant: their groups' indexes are dropped and rebuilt on their next search.
+        for r in &gone {
+            state.face_libraries.forget(r.group_id).await;
+        }
         tracing::info!(faces = gone.len(), "retention: registered faces deleted");
     }
     for epoch in state.store.destroy_spent_key_epochs(now).await? {

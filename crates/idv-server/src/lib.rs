@@ -11,6 +11,7 @@ mod audit;
 mod auth;
 mod callbacks;
 mod config;
+mod console;
 mod device;
 mod engines;
 mod error;
@@ -32,6 +33,7 @@ use idv_store::Store;
 
 pub use callbacks::signature as callback_signature;
 pub use config::{ConfigError, ServerConfig};
+pub use console::create_console_user;
 pub use engines::{EngineLoadError, EngineSet, Engines};
 pub use error::ServerError;
 pub use steps::doc_spec;
@@ -45,7 +47,10 @@ pub struct AppState {
     pub(crate) clientcfg_key: Key,
     /// Signs the hosted page's single-use links (`web`).
     pub(crate) web_link_key: Key,
-    pub(crate) limiter: ratelimit::RateLimiter,
+    /// The console's CSRF tokens and MerchantUserId tags (`console`).
+    pub(crate) console_key: Key,
+    /// Requests per AccessKey whose signature verified.
+    pub(crate) limiter: ratelimit::IssuedLimiter,
     /// Requests that fail authentication, per client address.
     /// Requests without a valid signature, per client address (`ratelimit::client_key`).
     pub(crate) unauth_limiter: ratelimit::RateLimiter<std::net::IpAddr>,
@@ -65,6 +70,11 @@ impl AppState {
     pub(crate) fn now(&self) -> i64 {
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
     }
+
+    /// The same clock in milliseconds, for the token buckets kept in the store.
+    pub(crate) fn now_ms(&self) -> i64 {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    }
 }
 
 impl AppState {
@@ -77,7 +87,13 @@ impl AppState {
             store,
             clientcfg_key: master.derive("clientcfg-mac"),
             web_link_key: master.derive("web-link"),
-            limiter: ratelimit::RateLimiter::new(config.rate_limit_per_second, config.rate_limit_burst),
+            console_key: master.derive("console"),
+            limiter: ratelimit::IssuedLimiter::new(
+                config.shared_limits,
+                "ak:",
+                config.rate_limit_per_second,
+                config.rate_limit_burst,
+            ),
             unauth_limiter: ratelimit::RateLimiter::bounded(
                 config.unauth_rate_per_second,
                 config.unauth_burst,
@@ -96,6 +112,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/healthz", get(rpc::healthz))
         .route("/metrics", get(metrics::handle))
         .merge(web::routes())
+        .merge(console::routes())
         .merge(device::routes())
         .with_state(state)
 }
@@ -126,9 +143,23 @@ pub async fn serve(
 /// never asks (callbacks and retention depend on it).
 async fn housekeeping(state: Arc<AppState>) {
     let mut tick = tokio::time::interval(state.config.sweep_interval);
+    // Instances sharing a database take turns: the sweep runs where the lease is held, renewed each pass and
+    // lost two intervals after its holder stops (crashed or drained), so another instance takes over.
+    let holder = idv_crypto::random_hex(8);
+    let lease_s = (state.config.sweep_interval.as_secs() as i64).max(1) * 2 + 1;
     loop {
         tick.tick().await;
         let now = state.now();
+        state.unauth_limiter.prune();
+        state.device_limits.prune_local();
+        match state.store.try_lease("housekeeping", &holder, now, now + lease_s).await {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(e) => {
+                tracing::warn!(error = %e, "housekeeping lease failed");
+                continue;
+            }
+        }
         if let Err(e) = state.store.purge_expired_nonces(now).await {
             tracing::warn!(error = %e, "nonce purge failed");
         }
@@ -144,8 +175,15 @@ async fn housekeeping(state: Arc<AppState>) {
         if let Err(e) = finish::delete_retained(&state, now).await {
             tracing::warn!(error = %e, "retention sweep failed");
         }
-        state.limiter.prune();
-        state.unauth_limiter.prune();
-        state.device_limits.prune();
+        if let Err(e) = console::housekeeping(&state, now).await {
+            tracing::warn!(error = %e, "console sweep failed");
+        }
+        let now_ms = state.now_ms();
+        if let Err(e) = state.limiter.prune(&*state.store, now_ms).await {
+            tracing::warn!(error = %e, "rate-limit bucket purge failed");
+        }
+        if let Err(e) = state.device_limits.prune_issued(&*state.store, now_ms).await {
+            tracing::warn!(error = %e, "rate-limit bucket purge failed");
+        }
     }
 }

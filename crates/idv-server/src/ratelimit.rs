@@ -3,14 +3,77 @@
 //! authenticate and for the device API, and per device transaction.
 //!
 //! These limiters live in process memory, which is right for the embedded single-process deployment. With several
-//! instances behind a load balancer each instance enforces the limit separately; the shared-database limiter
-//! arrives with the multi-instance storage backend.
+//! instances behind a load balancer ([`IssuedLimiter`] with `shared`), the limits keyed by what the server issued
+//! (AccessKeys, transactions) are token buckets in the database, so they hold across instances: N instances do not
+//! allow N times the rate. The per-address limits stay per instance: they are a cost cap against floods, keyed by
+//! what an attacker chooses, and a database write per unauthenticated request would be the cost they cap.
 
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+/// A limit keyed by ids this server issued: in memory for one instance, in the store for several.
+pub enum IssuedLimiter {
+    Local(RateLimiter),
+    Shared { prefix: &'static str, rate: f64, burst: f64 },
+}
+
+impl IssuedLimiter {
+    /// `prefix` names the limit's buckets in the store (`ak:`, `tx:`).
+    pub fn new(shared: bool, prefix: &'static str, rate: f64, burst: f64) -> IssuedLimiter {
+        if shared {
+            IssuedLimiter::Shared { prefix, rate, burst }
+        } else {
+            IssuedLimiter::Local(RateLimiter::new(rate, burst))
+        }
+    }
+
+    /// Takes one token for `key`: `Ok(Err(wait))` when refused.
+    pub async fn check(
+        &self,
+        store: &dyn idv_store::Store,
+        key: &str,
+        now_ms: i64,
+    ) -> Result<Result<(), Duration>, idv_store::StoreError> {
+        match self {
+            IssuedLimiter::Local(l) => Ok(l.check(key.to_owned(), Instant::now())),
+            IssuedLimiter::Shared { prefix, rate, burst } => {
+                Ok(match store.take_rate_token(&format!("{prefix}{key}"), *rate, *burst, now_ms).await? {
+                    None => Ok(()),
+                    Some(ms) => Err(Duration::from_millis(ms.max(1) as u64)),
+                })
+            }
+        }
+    }
+
+    pub async fn refund(&self, store: &dyn idv_store::Store, key: &str) -> Result<(), idv_store::StoreError> {
+        match self {
+            IssuedLimiter::Local(l) => {
+                l.refund(&key.to_owned());
+                Ok(())
+            }
+            IssuedLimiter::Shared { prefix, burst, .. } => {
+                store.refund_rate_token(&format!("{prefix}{key}"), *burst).await
+            }
+        }
+    }
+
+    /// Forgets buckets that are full again (in the store: untouched for longer than a refill takes).
+    pub async fn prune(&self, store: &dyn idv_store::Store, now_ms: i64) -> Result<(), idv_store::StoreError> {
+        match self {
+            IssuedLimiter::Local(l) => {
+                l.prune();
+                Ok(())
+            }
+            IssuedLimiter::Shared { prefix, rate, burst } => {
+                let refill_ms = (burst / rate * 1000.0).ceil() as i64;
+                store.purge_rate_buckets(prefix, now_ms.saturating_sub(refill_ms)).await.map(|_| ())
+            }
+        }
+    }
+}
 
 /// Most client addresses an address-keyed limiter tracks at once (a bucket is a few dozen bytes).
 pub const MAX_ADDRESSES: usize = 65_536;

@@ -228,11 +228,19 @@ fn too_large(state: &AppState) -> ApiError {
 }
 
 pub async fn healthz(State(state): State<Arc<AppState>>) -> Response {
-    match state.store.ping().await {
-        Ok(()) => (StatusCode::OK, "ok\n").into_response(),
+    // Both checks run whatever the first answered, so the body says which store is down.
+    let (db, blobs) = tokio::join!(state.store.ping(), state.store.ping_blobs());
+    let word = |r: &Result<(), idv_store::StoreError>, what: &str| match r {
+        Ok(()) => "ok",
         Err(e) => {
-            tracing::error!(error = %e, "health check failed");
-            (StatusCode::SERVICE_UNAVAILABLE, "storage unavailable\n").into_response()
+            tracing::error!(error = %e, "health check: {what} unreachable");
+            "unavailable"
         }
+    };
+    let body = format!("database: {}\nblobs: {}\n", word(&db, "database"), word(&blobs, "blob store"));
+    if db.is_ok() && blobs.is_ok() {
+        (StatusCode::OK, format!("ok\n{body}")).into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, format!("storage unavailable\n{body}")).into_response()
     }
 }

@@ -44,6 +44,7 @@ pub const FRAME_DIGEST_TTL_S: i64 = 30 * 24 * 3600;
 /// One round's capture, as the device sent it.
 pub(crate) struct Capture<'a> {
     pub transaction_id: &'a str,
+    pub merchant_id: &'a str,
     pub options: &'a TransactionOptions,
     pub step: Step,
     /// Image bytes and capture time (ms since the instruction arrived).
@@ -57,6 +58,9 @@ pub(crate) struct Capture<'a> {
 pub(crate) struct Measured {
     pub outcome: StepOutcome,
     pub detail: Value,
+    /// The accepted selfie's embedding, kept out of the evidence: registered in a face library once the
+    /// transaction passes (Initialize's `AutoRegistration`), never stored otherwise.
+    pub selfie_embedding: Option<Vec<f32>>,
 }
 
 fn retake(reason: RetakeReason, detail: impl Into<String>) -> Measured {
@@ -64,6 +68,7 @@ fn retake(reason: RetakeReason, detail: impl Into<String>) -> Measured {
     Measured {
         detail: json!({"retake": reason.code(), "reason": detail}),
         outcome: StepOutcome::Retake { reason, detail },
+        selfie_embedding: None,
     }
 }
 
@@ -189,12 +194,18 @@ async fn doc_step(state: &AppState, mut c: Capture<'_>) -> Result<Measured, Serv
         None => None,
     };
     let evidence = DocEvidence { page, image: BlobId(image_blob), portrait, reading: doc_reading(&reading) };
+    // Where the page and its MRZ were found, for the console's picture.
+    crate::console::keep_doc_outline(state, c.transaction_id, page == Page::Back, &image, &reading, c.now).await?;
     let detail = json!({
         "locatedBy": reading.located_by,
         "failedChecks": evidence.reading.failed_checks().count(),
         "elapsedMs": reading.elapsed_ms,
     });
-    Ok(Measured { outcome: StepOutcome::Accepted(Box::new(StepEvidence::Document(evidence))), detail })
+    Ok(Measured {
+        outcome: StepOutcome::Accepted(Box::new(StepEvidence::Document(evidence))),
+        detail,
+        selfie_embedding: None,
+    })
 }
 
 /// The face to compare the selfie with: the document portrait for document products, the merchant's reference
@@ -315,6 +326,7 @@ async fn face_step(state: &AppState, c: Capture<'_>, so_far: &Evidence) -> Resul
         return Ok(Measured {
             outcome: StepOutcome::Accepted(Box::new(evidence)),
             detail: json!({"frames": frames.len()}),
+            selfie_embedding: None,
         });
     }
     let reference = reference_face(state, c.transaction_id, so_far).await?;
@@ -427,16 +439,41 @@ async fn face_step(state: &AppState, c: Capture<'_>, so_far: &Evidence) -> Resul
         action_window_ms: challenge.action_window_ms,
     };
     let image = state.store.put_blob(c.transaction_id, ImageKind::Selfie.as_str(), &frames[index].0, c.now).await?;
+    // A filmstrip of the capture, for the console.
+    crate::console::keep_frames(state, c.transaction_id, &frames, &scores, c.now).await?;
     let matched = comparison.matched();
+    // The merchant's face libraries, when Initialize named them: another user's face here is a second account.
+    let duplicates = match &c.options.face_library {
+        Some(fl) => crate::face_library::search(
+            state,
+            c.merchant_id,
+            &fl.group_codes,
+            selfie.embedding.as_slice(),
+            fl.threshold().unwrap_or(idv_face::SCORE_AT_THRESHOLD),
+        )
+        .await?
+        .into_iter()
+        .filter(|d| d.merchant_user_id != c.options.merchant_user_id)
+        .map(|d| idv_flow::DuplicateFaceRef {
+            group_code: d.face_group_code,
+            face_id: d.face_id,
+            merchant_user_id: d.merchant_user_id,
+            score: d.score,
+        })
+        .collect(),
+        None => Vec::new(),
+    };
     let face = FaceEvidence {
         image: BlobId(image),
         selfie: Some(analysis),
         comparison,
         liveness: LivenessEvidence { outcome, reasons, check: LivenessCheck::Challenge { challenge: record, scores } },
+        duplicates,
     };
     Ok(Measured {
         outcome: StepOutcome::Accepted(Box::new(StepEvidence::Face(face))),
         detail: json!({"frames": frames.len(), "matched": matched}),
+        selfie_embedding: c.options.face_library.as_ref().map(|_| selfie.embedding.as_slice().to_vec()),
     })
 }
 
@@ -456,6 +493,7 @@ async fn reused_frames(
     let reason = "frames_reused: frames of this capture were already submitted in another transaction".to_owned();
     let image = state.store.put_blob(tx, ImageKind::Selfie.as_str(), &frames[0].0, now).await?;
     Ok(Some(StepEvidence::Face(FaceEvidence {
+        duplicates: Vec::new(),
         image: BlobId(image),
         selfie: None,
         comparison: Comparison::NotCompared,

@@ -72,6 +72,151 @@ impl BlobDir {
     }
 }
 
+/// Where the PostgreSQL backend keeps its sealed blobs: a local directory (one host, or a shared file system) or
+/// an object store bucket every instance reaches. Blobs are named by their transaction's shard and their random
+/// id, exactly as in the directory, so a bucket can be filled from a directory by copying.
+pub enum Blobs {
+    Dir(BlobDir),
+    #[cfg(feature = "postgres")]
+    Object(ObjectBlobs),
+}
+
+impl Blobs {
+    pub async fn write(&self, shard: &str, id: &str, sealed: &[u8]) -> Result<()> {
+        match self {
+            Blobs::Dir(d) => d.write(shard, id, sealed),
+            #[cfg(feature = "postgres")]
+            Blobs::Object(o) => o.write(shard, id, sealed).await,
+        }
+    }
+
+    pub async fn read(&self, shard: &str, id: &str) -> Result<Vec<u8>> {
+        match self {
+            Blobs::Dir(d) => d.read(shard, id),
+            #[cfg(feature = "postgres")]
+            Blobs::Object(o) => o.read(shard, id).await,
+        }
+    }
+
+    pub async fn delete(&self, shard: &str, id: &str) -> Result<()> {
+        match self {
+            Blobs::Dir(d) => d.delete(shard, id),
+            #[cfg(feature = "postgres")]
+            Blobs::Object(o) => o.delete(shard, id).await,
+        }
+    }
+
+    /// The identity of this blob store (`.store-id` beside the blobs), which the database records, so an
+    /// instance whose directory or bucket is not the one the others use is refused at start instead of sealing
+    /// data under key epochs the others cannot see.
+    pub async fn identity(&self) -> Result<Option<String>> {
+        let bytes = match self {
+            Blobs::Dir(d) => match std::fs::read(d.root.join(".store-id")) {
+                Ok(b) => Some(b),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                Err(e) => return Err(io(&d.root)(e)),
+            },
+            #[cfg(feature = "postgres")]
+            Blobs::Object(o) => o.backend.get(&object_key(&o.prefix, "store-id")).await?,
+        };
+        Ok(bytes.map(|b| String::from_utf8_lossy(&b).trim().to_owned()))
+    }
+
+    pub async fn set_identity(&self, id: &str) -> Result<()> {
+        match self {
+            Blobs::Dir(d) => d.write_file(".store-id", id.as_bytes()),
+            #[cfg(feature = "postgres")]
+            Blobs::Object(o) => o.backend.put(&object_key(&o.prefix, "store-id"), id.as_bytes().to_vec()).await,
+        }
+    }
+
+    /// Whether the blobs can be reached now (the health check).
+    pub async fn ping(&self) -> Result<()> {
+        match self {
+            Blobs::Dir(d) => d.ping(),
+            #[cfg(feature = "postgres")]
+            Blobs::Object(o) => o.ping().await,
+        }
+    }
+}
+
+impl BlobDir {
+    /// A small file directly under the root, written durably like a blob.
+    fn write_file(&self, name: &str, bytes: &[u8]) -> Result<()> {
+        let path = self.root.join(name);
+        let tmp = self.root.join(format!(".{name}.tmp"));
+        let mut f = std::fs::File::create(&tmp).map_err(io(&tmp))?;
+        f.write_all(bytes).and_then(|()| f.sync_all()).map_err(io(&tmp))?;
+        std::fs::rename(&tmp, &path).map_err(io(&path))?;
+        sync_dir(&self.root).map_err(io(&self.root))
+    }
+
+    pub fn ping(&self) -> Result<()> {
+        std::fs::read_dir(&self.root).map(|_| ()).map_err(io(&self.root))
+    }
+}
+
+/// An object store the PostgreSQL backend keeps sealed blobs and key epochs in (an S3-compatible bucket: the
+/// `idv-s3` crate). It only moves bytes: everything is sealed before it is handed over. A `put` must be atomic
+/// (whole object or nothing) and acknowledged only once stored.
+#[async_trait::async_trait]
+pub trait ObjectBackend: Send + Sync {
+    async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<()>;
+    /// `None` for a key that is not there.
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>>;
+    /// Deleting a key that is not there succeeds.
+    async fn delete(&self, key: &str) -> Result<()>;
+    /// Every key under `prefix`.
+    async fn list(&self, prefix: &str) -> Result<Vec<String>>;
+    /// Whether the store can be reached with these credentials now.
+    async fn ping(&self) -> Result<()>;
+}
+
+/// Sealed blobs in an [`ObjectBackend`], under `PREFIX/blobs/`.
+#[cfg(feature = "postgres")]
+pub struct ObjectBlobs {
+    backend: std::sync::Arc<dyn ObjectBackend>,
+    prefix: String,
+}
+
+/// `prefix/rest`, or `rest` for an empty prefix.
+#[cfg(feature = "postgres")]
+pub(crate) fn object_key(prefix: &str, rest: &str) -> String {
+    if prefix.is_empty() { rest.to_owned() } else { format!("{prefix}/{rest}") }
+}
+
+#[cfg(feature = "postgres")]
+impl ObjectBlobs {
+    pub fn new(backend: std::sync::Arc<dyn ObjectBackend>, prefix: &str) -> ObjectBlobs {
+        ObjectBlobs { backend, prefix: prefix.to_owned() }
+    }
+
+    fn key(&self, shard: &str, id: &str) -> String {
+        object_key(&self.prefix, &format!("blobs/{}/{id}", &shard[..2]))
+    }
+
+    async fn write(&self, shard: &str, id: &str, sealed: &[u8]) -> Result<()> {
+        self.backend.put(&self.key(shard, id), sealed.to_vec()).await
+    }
+
+    async fn read(&self, shard: &str, id: &str) -> Result<Vec<u8>> {
+        let key = self.key(shard, id);
+        // As from the directory: a blob that is not there is an I/O error of kind NotFound (gone for good).
+        self.backend.get(&key).await?.ok_or_else(|| StoreError::Io {
+            path: key.clone(),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, key),
+        })
+    }
+
+    async fn delete(&self, shard: &str, id: &str) -> Result<()> {
+        self.backend.delete(&self.key(shard, id)).await
+    }
+
+    async fn ping(&self) -> Result<()> {
+        self.backend.ping().await
+    }
+}
+
 /// Makes a directory's entries (renames, new files) durable: fsync on the directory itself, the POSIX way.
 #[cfg(unix)]
 fn sync_dir(dir: &Path) -> std::io::Result<()> {

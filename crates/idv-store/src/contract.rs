@@ -18,6 +18,10 @@ use crate::{
     MAX_CAPTURE_HASHES_PER_CALL, MAX_FRAME_DIGESTS_PER_CALL, MAX_SIMILAR_CAPTURES, Merchant, NewTransaction,
     RoundSummary, RoundUpdate, Store, StoreError, Transaction, TxState,
 };
+use crate::{
+    ConsoleFilter, ConsoleIndexRow, ConsoleRole, DayCount, MAX_CONSOLE_PAGE, MAX_INDEX_BATCH, NewConsoleUser,
+    NewReview, ReviewDecision, ReviewRule, VerdictFilter,
+};
 
 /// An expiry no check reaches: the value stays live for the whole run.
 const FAR: i64 = i64::MAX / 2;
@@ -62,8 +66,18 @@ pub async fn store_contract(store: &dyn Store) {
     shredding_keeps_frame_digests(store).await;
     a_shredded_open_transaction_can_still_be_closed(store).await;
     ping_answers(store).await;
+    rate_tokens_are_taken_refused_refilled_and_refunded(store).await;
+    concurrent_takers_never_share_a_token(store).await;
+    idle_rate_buckets_are_purged_by_prefix(store).await;
+    a_lease_is_held_by_one_holder_until_it_ends(store).await;
+    a_face_groups_version_counts_every_change(store).await;
     audit_appends_take_increasing_seqs_in_a_verified_chain(store).await;
     audit_entries_are_not_modified_by_later_appends(store).await;
+    console_users_are_unique_and_sessions_expire(store).await;
+    console_login_failures_are_counted_per_key(store).await;
+    the_console_index_filters_one_merchants_transactions(store).await;
+    a_reviewed_callback_is_due_again(store).await;
+    the_console_summary_counts_days_failures_and_rounds(store).await;
 }
 
 fn random_id() -> String {
@@ -902,4 +916,408 @@ pub async fn audit_entries_are_not_modified_by_later_appends(store: &dyn Store) 
     assert_eq!(after[..before.len()], before[..], "earlier entries are unchanged");
     assert_eq!(after.len(), before.len() + 4);
     assert_eq!(crate::verify_chain(&after), Ok(after.len()));
+}
+
+// console
+
+fn console_user<'a>(merchant_id: &'a str, username: &'a str, role: ConsoleRole) -> NewConsoleUser<'a> {
+    NewConsoleUser {
+        merchant_id,
+        username,
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA",
+        role,
+        now: 30_000,
+    }
+}
+
+pub async fn console_users_are_unique_and_sessions_expire(store: &dyn Store) {
+    let m = merchant(store, 30_000).await;
+    let name = format!("ann.{}", random_id());
+    let u = store.create_console_user(console_user(&m.id, &name, ConsoleRole::Reviewer)).await.unwrap();
+    assert_eq!((u.merchant_id.as_str(), u.role), (m.id.as_str(), ConsoleRole::Reviewer));
+    let other = merchant(store, 30_000).await;
+    let taken = store.create_console_user(console_user(&other.id, &name, ConsoleRole::Viewer)).await;
+    assert!(matches!(taken, Err(StoreError::InvalidInput(_))), "user names are unique across merchants: {taken:?}");
+    let bad = store.create_console_user(console_user(&m.id, "a b", ConsoleRole::Viewer)).await;
+    assert!(matches!(bad, Err(StoreError::InvalidInput(_))), "{bad:?}");
+    let orphan_name = format!("x{}", random_id());
+    let orphan = store.create_console_user(console_user("mch_nosuch", &orphan_name, ConsoleRole::Viewer)).await;
+    assert!(matches!(orphan, Err(StoreError::NotFound(_))), "{orphan:?}");
+    let login = store.console_login(&name).await.unwrap().expect("the user logs in by name");
+    assert_eq!((login.user, login.password_hash.starts_with("$argon2id$")), (u.clone(), true));
+    assert!(store.console_login(&format!("{name}x")).await.unwrap().is_none());
+    assert!(store.list_console_users(Some(&m.id)).await.unwrap().contains(&u));
+    assert!(!store.list_console_users(Some(&other.id)).await.unwrap().contains(&u));
+
+    let token: [u8; 32] = digest();
+    assert!(store.create_console_session(&token, &u.id, 30_000, 30_000).await.is_err(), "a session must end later");
+    store.create_console_session(&token, &u.id, 30_000, 31_000).await.unwrap();
+    let s = store.console_session(&token, 30_100, 300).await.unwrap().expect("live");
+    assert_eq!((s.user.id.as_str(), s.expires_at), (u.id.as_str(), 31_000));
+    assert!(store.console_session(&digest(), 30_100, 300).await.unwrap().is_none(), "another token opens nothing");
+    // Each use moves the idle deadline; a gap longer than the idle time ends the session.
+    assert!(store.console_session(&token, 30_390, 300).await.unwrap().is_some(), "used 290 s after the last use");
+    assert!(store.console_session(&token, 30_690, 300).await.unwrap().is_none(), "300 s idle");
+    let t2: [u8; 32] = digest();
+    store.create_console_session(&t2, &u.id, 30_900, 31_000).await.unwrap();
+    assert!(store.console_session(&t2, 30_999, 300).await.unwrap().is_some());
+    assert!(store.console_session(&t2, 31_000, 300).await.unwrap().is_none(), "expires at its expires_at");
+    let t3: [u8; 32] = digest();
+    store.create_console_session(&t3, &u.id, 30_000, 40_000).await.unwrap();
+    store.end_console_session(&t3).await.unwrap();
+    assert!(store.console_session(&t3, 30_001, 300).await.unwrap().is_none(), "logged out");
+    store.purge_console(31_000, 0).await.unwrap();
+    assert!(store.console_session(&t2, 30_999, 300).await.unwrap().is_none(), "purged at its expiry");
+}
+
+pub async fn console_login_failures_are_counted_per_key(store: &dyn Store) {
+    let (a, b) = (format!("user:{}", random_id()), format!("addr:{}", random_id()));
+    for at in [32_000, 32_010, 32_020] {
+        store.record_console_login_failure(&[&a, &b], at).await.unwrap();
+    }
+    store.record_console_login_failure(&[&b], 32_030).await.unwrap();
+    assert_eq!(store.console_login_failures(&[&a, &b], 32_000).await.unwrap(), [3, 4]);
+    assert_eq!(store.console_login_failures(&[&a, &b], 32_015).await.unwrap(), [1, 2], "only since");
+    store.clear_console_login_failures(&a).await.unwrap();
+    assert_eq!(store.console_login_failures(&[&a, &b], 0).await.unwrap(), [0, 4]);
+    let many = ["k1", "k2", "k3", "k4", "k5"];
+    assert!(store.record_console_login_failure(&many, 32_000).await.is_err(), "bounded keys");
+    store.purge_console(32_000, 32_025).await.unwrap();
+    assert_eq!(store.console_login_failures(&[&b], 0).await.unwrap(), [1], "old failures purged");
+}
+
+/// Drains the indexer's backlog, indexing everything as `row_for` says, until `want` are all indexed final.
+async fn index_all(store: &dyn Store, row_for: impl Fn(&str) -> ConsoleIndexRow) {
+    for _ in 0..10_000 {
+        let ids = store.console_unindexed(MAX_INDEX_BATCH as i64).await.unwrap();
+        if ids.is_empty() {
+            return;
+        }
+        let rows: Vec<ConsoleIndexRow> = ids.iter().map(|id| row_for(id)).collect();
+        store.put_console_index(&rows).await.unwrap();
+    }
+    panic!("the index backlog does not drain");
+}
+
+fn index_row(id: &str, is_final: bool, passed: Option<bool>, sub: Option<&str>, score: Option<f64>) -> ConsoleIndexRow {
+    ConsoleIndexRow {
+        transaction_id: id.to_owned(),
+        is_final,
+        passed,
+        sub_code: sub.map(str::to_owned),
+        user_tag: Some([7; 32]),
+        face_score: score,
+        face_threshold: score.map(|_| 70.0),
+        soft_failure: sub == Some("202"),
+    }
+}
+
+pub async fn the_console_index_filters_one_merchants_transactions(store: &dyn Store) {
+    let m = merchant(store, 33_000).await;
+    let other = merchant(store, 33_000).await;
+    let mut ids = Vec::new();
+    for (i, biz) in ["b-pass", "b-fail", "b-soft", "b-open"].iter().enumerate() {
+        let mut tx = new_transaction(&m.id, 33_000 + i as i64, FAR);
+        tx.merchant_biz_id = (*biz).into();
+        ids.push(tx.id.clone());
+        store.create_transaction(tx).await.unwrap();
+    }
+    let foreign = new_transaction(&other.id, 33_000, FAR);
+    let foreign_id = foreign.id.clone();
+    store.create_transaction(foreign).await.unwrap();
+    for (i, (id, v)) in ids[..3].iter().zip([b"pass", b"fail", b"soft"]).enumerate() {
+        assert!(store.start_device_session(id, "s", b"flow0", 33_010).await.unwrap());
+        let end = 33_020 + i as i64;
+        assert!(store.save_round(id, 1, finishing(1, b"f", TxState::Completed, v, end)).await.unwrap());
+    }
+    let ids2 = ids.clone();
+    let row_for = move |id: &str| match ids2.iter().position(|x| x == id) {
+        Some(0) => index_row(id, true, Some(true), Some("200"), Some(90.0)),
+        Some(1) => index_row(id, true, Some(false), Some("204"), Some(67.5)),
+        Some(2) => index_row(id, true, Some(false), Some("202"), Some(95.0)),
+        Some(3) => index_row(id, false, None, None, None),
+        _ => index_row(id, true, Some(false), Some("201"), None),
+    };
+    index_all(store, &row_for).await;
+    let mid = m.id.as_str();
+    let list = |f: ConsoleFilter| async move {
+        let (rows, total) = store.console_transactions(mid, &f, 0, 50).await.unwrap();
+        assert_eq!(total as usize, rows.len());
+        rows.into_iter().map(|r| r.merchant_biz_id).collect::<Vec<_>>()
+    };
+    assert_eq!(list(ConsoleFilter::default()).await, ["b-open", "b-soft", "b-fail", "b-pass"], "newest first");
+    let verdict = |v| ConsoleFilter { verdict: Some(v), ..Default::default() };
+    assert_eq!(list(verdict(VerdictFilter::Passed)).await, ["b-pass"]);
+    assert_eq!(list(verdict(VerdictFilter::Failed)).await, ["b-soft", "b-fail"]);
+    assert_eq!(list(verdict(VerdictFilter::Open)).await, ["b-open"]);
+    let sub = ConsoleFilter { sub_code: Some("204".into()), ..Default::default() };
+    assert_eq!(list(sub).await, ["b-fail"]);
+    let dates = ConsoleFilter { created_from: Some(33_001), created_to: Some(33_003), ..Default::default() };
+    assert_eq!(list(dates).await, ["b-soft", "b-fail"], "from inclusive, to exclusive");
+    let biz = ConsoleFilter { merchant_biz_id: Some("b-pass".into()), ..Default::default() };
+    assert_eq!(list(biz).await, ["b-pass"]);
+    let user = ConsoleFilter { user_tag: Some([7; 32]), product: Some("eKYC".into()), ..Default::default() };
+    assert_eq!(list(user).await.len(), 4);
+    let nobody = ConsoleFilter { user_tag: Some([8; 32]), ..Default::default() };
+    assert!(list(nobody).await.is_empty());
+    let (rows, _) = store.console_transactions(&m.id, &ConsoleFilter::default(), 1, 2).await.unwrap();
+    assert_eq!(rows.iter().map(|r| r.merchant_biz_id.as_str()).collect::<Vec<_>>(), ["b-soft", "b-fail"], "paged");
+    assert!(store.console_transactions(&m.id, &ConsoleFilter::default(), 0, MAX_CONSOLE_PAGE + 1).await.is_err());
+    let (rows, _) = store.console_transactions(&m.id, &ConsoleFilter::default(), 0, 50).await.unwrap();
+    assert!(rows.iter().all(|r| r.transaction_id != foreign_id), "another merchant's transaction is never listed");
+
+    // The open one is indexed again once it ends; a final row is not rewritten.
+    assert!(store.start_device_session(&ids[3], "s", b"flow0", 33_030).await.unwrap());
+    assert!(store.save_round(&ids[3], 1, finishing(1, b"f", TxState::Failed, b"x", 33_040)).await.unwrap());
+    let again = store.console_unindexed(MAX_INDEX_BATCH as i64).await.unwrap();
+    assert!(again.contains(&ids[3]) && !again.contains(&ids[0]), "{again:?}");
+    store.put_console_index(&[index_row(&ids[0], true, Some(false), Some("201"), None)]).await.unwrap();
+    index_all(store, |id| index_row(id, true, Some(false), Some("209"), None)).await;
+    assert_eq!(list(verdict(VerdictFilter::Passed)).await, ["b-pass"], "a final row stays as first written");
+    assert_eq!(list(ConsoleFilter { sub_code: Some("209".into()), ..Default::default() }).await, ["b-open"]);
+
+    // The review queue: the rule's parts, and reviewed transactions leave it.
+    let queue = |rule: ReviewRule| async move {
+        let (rows, total) = store.console_review_queue(mid, &rule, 0, 50).await.unwrap();
+        assert_eq!(total as usize, rows.len());
+        rows.into_iter().map(|r| r.merchant_biz_id).collect::<Vec<_>>()
+    };
+    let band = ReviewRule { face_band: 5.0, soft_failures: false, all_failures: false };
+    assert_eq!(queue(band).await, ["b-fail"], "67.5 is within 5 of 70; 90 and 95 are not");
+    let soft = ReviewRule { face_band: 0.0, soft_failures: true, all_failures: false };
+    assert_eq!(queue(soft).await, ["b-soft"]);
+    let all = ReviewRule { face_band: 0.0, soft_failures: false, all_failures: true };
+    assert_eq!(queue(all).await, ["b-fail", "b-soft", "b-open"], "oldest finished first");
+    assert_eq!(store.review_rule(&m.id).await.unwrap(), ReviewRule::default());
+    assert!(store.set_review_rule(&m.id, Some(all)).await.unwrap());
+    assert_eq!(store.review_rule(&m.id).await.unwrap(), all);
+    assert_eq!(store.review_rule(&other.id).await.unwrap(), ReviewRule::default(), "per merchant");
+    assert!(!store.set_review_rule("mch_nosuch", Some(all)).await.unwrap());
+    let silly = ReviewRule { face_band: f64::NAN, ..all };
+    assert!(store.set_review_rule(&m.id, Some(silly)).await.is_err());
+
+    let rev_name = format!("rev.{}", random_id());
+    let u = store.create_console_user(console_user(&m.id, &rev_name, ConsoleRole::Reviewer)).await.unwrap();
+    assert!(store.record_review(new_review(&ids[1], &m.id, &u.id, "looks like her")).await.unwrap());
+    assert!(
+        !store.record_review(new_review(&ids[1], &m.id, &u.id, "second opinion")).await.unwrap(),
+        "the first decision stands"
+    );
+    let r = store.review(&m.id, &ids[1]).await.unwrap().expect("recorded");
+    assert_eq!(
+        (r.decision, r.reason.as_deref(), r.username.as_str(), r.at),
+        (ReviewDecision::Approved, Some("looks like her"), u.username.as_str(), 33_100)
+    );
+    assert!(store.review(&other.id, &ids[1]).await.unwrap().is_none(), "another merchant sees no review");
+    assert_eq!(queue(all).await, ["b-soft", "b-open"], "reviewed transactions leave the queue");
+    let (rows, _) = store.console_transactions(&m.id, &biz_filter("b-fail"), 0, 5).await.unwrap();
+    assert_eq!(rows[0].review, Some(ReviewDecision::Approved));
+    let foreign_review = new_review(&foreign_id, &m.id, &u.id, "x");
+    assert!(matches!(store.record_review(foreign_review).await, Err(StoreError::NotFound(_))));
+    let empty = new_review(&ids[0], &m.id, &u.id, "  ");
+    assert!(matches!(store.record_review(empty).await, Err(StoreError::InvalidInput(_))));
+    // The reason is text evidence: a text deletion takes it, the decision stays.
+    let kept = Decision { passed: false, sub_code: "204".into() };
+    assert!(store.delete_evidence(&ids[1], Evidence::Text, Some(&kept), 33_200).await.unwrap());
+    let r = store.review(&m.id, &ids[1]).await.unwrap().expect("the decision stays");
+    assert_eq!((r.decision, r.reason), (ReviewDecision::Approved, None));
+}
+
+fn new_review<'a>(transaction_id: &'a str, merchant_id: &'a str, user_id: &'a str, reason: &'a str) -> NewReview<'a> {
+    NewReview { transaction_id, merchant_id, user_id, decision: ReviewDecision::Approved, reason, now: 33_100 }
+}
+
+fn biz_filter(biz: &str) -> ConsoleFilter {
+    ConsoleFilter { merchant_biz_id: Some(biz.into()), ..Default::default() }
+}
+
+pub async fn a_reviewed_callback_is_due_again(store: &dyn Store) {
+    let (m, t) = in_progress(store, 34_000, FAR).await;
+    assert!(!store.rearm_callback(&t, 34_000).await.unwrap(), "owes no callback");
+    store.enqueue_callback(&t, &m, b"cb", 34_000).await.unwrap();
+    assert!(store.save_round(&t, 1, finishing(1, b"f", TxState::Completed, b"v", 34_001)).await.unwrap());
+    let mine = |v: Vec<CallbackDue>| v.into_iter().filter(|c| c.transaction_id == t).count();
+    assert_eq!(mine(store.claim_due_callbacks(34_002, 34_062, LISTING).await.unwrap()), 1);
+    let ok = CallbackAttempt { attempt: 1, at: 34_003, status: Some(200), error: None };
+    assert!(store.record_callback_attempt(&t, ok, CallbackOutcome::Delivered).await.unwrap());
+    assert_eq!(mine(store.claim_due_callbacks(34_100, 34_160, LISTING).await.unwrap()), 0, "delivered");
+    assert!(store.rearm_callback(&t, 34_200).await.unwrap());
+    let due = store.claim_due_callbacks(34_200, 34_260, LISTING).await.unwrap();
+    let due: Vec<_> = due.into_iter().filter(|c| c.transaction_id == t).collect();
+    assert_eq!((due.len(), due[0].attempts, due[0].created_at), (1, 1, 34_200), "due again, attempts kept");
+    let again = CallbackAttempt { attempt: 2, at: 34_201, status: Some(200), error: None };
+    assert!(store.record_callback_attempt(&t, again, CallbackOutcome::Delivered).await.unwrap());
+    let c = store.console_callback(&m, &t).await.unwrap().expect("the merchant sees its callback");
+    assert_eq!((c.state.as_str(), c.log.len(), c.log[1].at), ("delivered", 2, 34_201));
+    let other = merchant(store, 34_000).await;
+    assert!(store.console_callback(&other.id, &t).await.unwrap().is_none(), "another merchant's is not shown");
+}
+
+pub async fn the_console_summary_counts_days_failures_and_rounds(store: &dyn Store) {
+    let m = merchant(store, 35 * 86_400).await;
+    let day = 35 * 86_400;
+    let mut ids = Vec::new();
+    for (i, (v, to)) in
+        [(true, TxState::Completed), (false, TxState::Completed), (false, TxState::Completed)].into_iter().enumerate()
+    {
+        let tx = new_transaction(&m.id, day + i as i64, FAR);
+        let id = tx.id.clone();
+        store.create_transaction(tx).await.unwrap();
+        assert!(store.start_device_session(&id, "s", b"f0", day + 10).await.unwrap());
+        assert!(store.save_round(&id, 1, round(1, b"f1", day + 40)).await.unwrap());
+        let end = day + 86_400 * i as i64 + 100;
+        assert!(store.save_round(&id, 2, finishing(2, b"f2", to, b"v", end)).await.unwrap());
+        ids.push((id, v));
+    }
+    let abandoned = new_transaction(&m.id, day + 5, FAR);
+    let abandoned_id = abandoned.id.clone();
+    store.create_transaction(abandoned).await.unwrap();
+    assert!(store.expire(&abandoned_id, b"t", day + 2000).await.unwrap());
+    let rows: Vec<ConsoleIndexRow> = ids
+        .iter()
+        .map(|(id, p)| index_row(id, true, Some(*p), Some(if *p { "200" } else { "204" }), None))
+        .chain([index_row(&abandoned_id, true, Some(false), Some("207"), None)])
+        .collect();
+    store.put_console_index(&rows).await.unwrap();
+    let s = store.console_summary(&m.id, day, day + 86_400).await.unwrap();
+    assert_eq!(
+        s.days,
+        [
+            DayCount { day: 35, passed: 1, failed: 1 },
+            DayCount { day: 36, passed: 0, failed: 1 },
+            DayCount { day: 37, passed: 0, failed: 1 }
+        ],
+        "by the day they finished"
+    );
+    assert_eq!(s.failures, [("204".to_owned(), 2), ("207".to_owned(), 1)]);
+    assert_eq!(s.flows.len(), 4);
+    let f = s.flows.iter().find(|f| f.transaction_id == ids[0].0).unwrap();
+    assert_eq!((f.started_at, f.rounds.len(), f.rounds[0].at), (Some(day + 10), 2, day + 40));
+    let a = s.flows.iter().find(|f| f.transaction_id == abandoned_id).unwrap();
+    assert_eq!((a.state, a.started_at, a.rounds.len()), (TxState::Expired, None, 0));
+    assert!(store.console_summary(&m.id, day, day).await.is_err(), "an empty period is refused");
+}
+
+// Shared limits and coordination (several instances on one database).
+
+pub async fn rate_tokens_are_taken_refused_refilled_and_refunded(store: &dyn Store) {
+    let key = format!("t:{}", random_id());
+    // Burst 2, 1 token per second: two at once, then a wait of about a second.
+    assert_eq!(store.take_rate_token(&key, 1.0, 2.0, 1_000_000).await.unwrap(), None, "a new bucket starts full");
+    assert_eq!(store.take_rate_token(&key, 1.0, 2.0, 1_000_000).await.unwrap(), None);
+    let wait = store.take_rate_token(&key, 1.0, 2.0, 1_000_000).await.unwrap().expect("the third is refused");
+    assert!((900..=1000).contains(&wait), "a token is due in about a second, not {wait} ms");
+    let wait = store.take_rate_token(&key, 1.0, 2.0, 1_000_500).await.unwrap().expect("half a token is not one");
+    assert!((400..=500).contains(&wait), "the wait shrinks as the bucket refills: {wait} ms");
+    assert_eq!(store.take_rate_token(&key, 1.0, 2.0, 1_001_000).await.unwrap(), None, "refilled after a second");
+    assert!(store.take_rate_token(&key, 1.0, 2.0, 1_001_000).await.unwrap().is_some());
+    store.refund_rate_token(&key, 2.0).await.unwrap();
+    assert_eq!(store.take_rate_token(&key, 1.0, 2.0, 1_001_000).await.unwrap(), None, "a refund gives one back");
+    // A long pause refills to the burst, never beyond it.
+    for _ in 0..2 {
+        assert_eq!(store.take_rate_token(&key, 1.0, 2.0, 9_000_000).await.unwrap(), None);
+    }
+    assert!(store.take_rate_token(&key, 1.0, 2.0, 9_000_000).await.unwrap().is_some(), "the burst caps the refill");
+    // A clock that steps back refills nothing and breaks nothing.
+    assert!(store.take_rate_token(&key, 1.0, 2.0, 8_000_000).await.unwrap().is_some());
+    for (rate, burst) in [(0.0, 2.0), (1.0, 0.5), (f64::NAN, 2.0), (1.0, f64::INFINITY)] {
+        assert!(
+            matches!(store.take_rate_token(&key, rate, burst, 1).await, Err(StoreError::InvalidInput(_))),
+            "rate {rate}, burst {burst} is refused"
+        );
+    }
+}
+
+pub async fn concurrent_takers_never_share_a_token(store: &dyn Store) {
+    let key = format!("t:{}", random_id());
+    let take = || store.take_rate_token(&key, 0.001, 5.0, 2_000_000);
+    let (a, b, c, d, e, f, g, h) = tokio::join!(take(), take(), take(), take(), take(), take(), take(), take());
+    let taken = [a, b, c, d, e, f, g, h].into_iter().filter(|r| r.as_ref().unwrap().is_none()).count();
+    assert_eq!(taken, 5, "eight concurrent takers of a five-token bucket: exactly five succeed");
+}
+
+pub async fn idle_rate_buckets_are_purged_by_prefix(store: &dyn Store) {
+    let prefix = format!("p{}:", random_id());
+    let (old, new, other) = (format!("{prefix}old"), format!("{prefix}new"), format!("o{}", random_id()));
+    store.take_rate_token(&old, 1.0, 1.0, 5_000).await.unwrap();
+    store.take_rate_token(&new, 1.0, 1.0, 50_000).await.unwrap();
+    store.take_rate_token(&other, 1.0, 1.0, 5_000).await.unwrap();
+    assert_eq!(store.purge_rate_buckets(&prefix, 10_000).await.unwrap(), 1, "only the idle bucket of the prefix");
+    assert_eq!(store.take_rate_token(&old, 1.0, 1.0, 5_000).await.unwrap(), None, "purged: it starts full again");
+    assert!(store.take_rate_token(&new, 1.0, 1.0, 50_000).await.unwrap().is_some(), "the recent one is kept");
+    assert!(store.take_rate_token(&other, 1.0, 1.0, 5_000).await.unwrap().is_some(), "another prefix is kept");
+}
+
+pub async fn a_lease_is_held_by_one_holder_until_it_ends(store: &dyn Store) {
+    let name = format!("lease-{}", random_id());
+    assert!(store.try_lease(&name, "a", 100, 200).await.unwrap(), "a free lease is taken");
+    assert!(!store.try_lease(&name, "b", 150, 250).await.unwrap(), "held by another until it ends");
+    assert!(store.try_lease(&name, "a", 150, 300).await.unwrap(), "the holder renews it");
+    assert!(!store.try_lease(&name, "b", 299, 400).await.unwrap(), "renewed: still held");
+    assert!(store.try_lease(&name, "b", 300, 400).await.unwrap(), "taken over once it ended");
+    assert!(!store.try_lease(&name, "a", 350, 450).await.unwrap(), "the old holder lost it");
+    let (x, y, z) = tokio::join!(
+        store.try_lease(&name, "x", 500, 600),
+        store.try_lease(&name, "y", 500, 600),
+        store.try_lease(&name, "z", 500, 600)
+    );
+    let won = [x, y, z].into_iter().filter(|r| *r.as_ref().unwrap()).count();
+    assert_eq!(won, 1, "of concurrent takers exactly one wins");
+    assert!(matches!(store.try_lease(&name, "x", 700, 700).await, Err(StoreError::InvalidInput(_))));
+}
+
+pub async fn a_face_groups_version_counts_every_change(store: &dyn Store) {
+    let m = merchant(store, 40_000).await;
+    let other = merchant(store, 40_000).await;
+    let g = store.face_group(&m.id, "versions", Some(40_000)).await.unwrap().unwrap();
+    assert_eq!(store.face_group_state(&m.id, g.id).await.unwrap(), Some(0));
+    assert_eq!(store.face_group_state(&other.id, g.id).await.unwrap(), None, "another merchant's group is not seen");
+    let embedding = vec![0.1f32; crate::FACE_EMBEDDING_DIM];
+    let add = |user: &'static str, replace: bool| crate::NewFaceRecord {
+        merchant_id: &m.id,
+        group_code: "versions",
+        merchant_user_id: user,
+        registration_type: "MANUAL",
+        embedding: &embedding,
+        replace,
+        now: 40_000,
+        retain_until: FAR,
+    };
+    let crate::AddFace::Added(a) = store.add_face_record(add("u1", false)).await.unwrap() else { panic!("added") };
+    store.add_face_record(add("u2", false)).await.unwrap();
+    assert_eq!(store.face_group_state(&m.id, g.id).await.unwrap(), Some(2), "one per face added");
+    assert!(matches!(store.add_face_record(add("u2", false)).await.unwrap(), crate::AddFace::UserExists(_)));
+    assert_eq!(store.face_group_state(&m.id, g.id).await.unwrap(), Some(2), "a refused add changes nothing");
+    store.add_face_record(add("u2", true)).await.unwrap();
+    assert_eq!(store.face_group_state(&m.id, g.id).await.unwrap(), Some(3), "a replacement is a change");
+    store.delete_face_record(&m.id, a.id).await.unwrap().expect("deleted");
+    assert_eq!(store.face_group_state(&m.id, g.id).await.unwrap(), Some(4), "a deletion is a change");
+    assert!(store.delete_face_record(&other.id, a.id).await.unwrap().is_none());
+    assert_eq!(store.face_group_state(&m.id, g.id).await.unwrap(), Some(4));
+}
+
+/// A fresh, empty database on the test cluster, for backends' and servers' tests: its URL. The cluster is
+/// `IDV_TEST_DATABASE_URL` (its maintenance database), or the project's throwaway one (`scripts/pg.sh`), started
+/// when it is not running. Never skipped: a test that cannot reach PostgreSQL fails.
+#[cfg(feature = "postgres")]
+pub async fn fresh_postgres_database() -> String {
+    static ADMIN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let admin = ADMIN
+        .get_or_init(|| {
+            if let Ok(u) = std::env::var("IDV_TEST_DATABASE_URL") {
+                return u;
+            }
+            let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/pg.sh");
+            let out = std::process::Command::new(script).arg("start").output().expect("scripts/pg.sh runs");
+            assert!(out.status.success(), "scripts/pg.sh start: {}", String::from_utf8_lossy(&out.stderr));
+            String::from_utf8(out.stdout).expect("a URL").trim().to_owned()
+        })
+        .clone();
+    let name = format!("idv_t_{}", random_id());
+    let pool = sqlx::PgPool::connect(&admin).await.expect("the test cluster answers");
+    // The name is ours (hex), not input.
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&pool).await.expect("CREATE DATABASE");
+    pool.close().await;
+    let (base, _) = admin.rsplit_once('/').expect("a database in the cluster URL");
+    format!("{base}/{name}")
 }

@@ -14,21 +14,21 @@ pub const MAX_FACE_TEXT: usize = 128;
 /// Most rows one page may return.
 pub const MAX_FACE_PAGE: i64 = 500;
 
-fn check_text(what: &str, v: &str) -> Result<()> {
+pub(crate) fn check_text(what: &str, v: &str) -> Result<()> {
     if v.is_empty() || v.len() > MAX_FACE_TEXT || v.chars().any(char::is_control) {
         return Err(StoreError::InvalidInput(format!("{what} must be 1-{MAX_FACE_TEXT} printable characters")));
     }
     Ok(())
 }
 
-fn check_page(offset: i64, limit: i64) -> Result<()> {
+pub(crate) fn check_page(offset: i64, limit: i64) -> Result<()> {
     if offset < 0 || !(1..=MAX_FACE_PAGE).contains(&limit) {
         return Err(StoreError::InvalidInput(format!("a page is 1-{MAX_FACE_PAGE} rows from offset 0 on")));
     }
     Ok(())
 }
 
-fn embedding_context(face_id: &str) -> Vec<u8> {
+pub(crate) fn embedding_context(face_id: &str) -> Vec<u8> {
     idv_crypto::context(&[b"face-embedding", face_id.as_bytes()])
 }
 
@@ -56,7 +56,7 @@ fn record_of(r: &SqliteRow) -> Result<FaceRecord> {
     })
 }
 
-const RECORD_COLUMNS: &str = "f.id, f.group_id, g.code, f.face_id, f.merchant_user_id, f.registration_type, \
+pub(crate) const RECORD_COLUMNS: &str = "f.id, f.group_id, g.code, f.face_id, f.merchant_user_id, f.registration_type, \
      f.created_at, f.retain_until";
 
 impl SqliteStore {
@@ -194,6 +194,10 @@ impl SqliteStore {
             }
             sqlx::query("DELETE FROM face_records WHERE id = ?").bind(old.id).execute(&mut *tx).await?;
         }
+        sqlx::query("UPDATE face_groups SET version = version + 1 WHERE id = ?")
+            .bind(group.id)
+            .execute(&mut *tx)
+            .await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO face_records (merchant_id, group_id, face_id, merchant_user_id, registration_type, \
              dek_wrapped, key_epoch, embedding_sealed, created_at, retain_until) \
@@ -301,6 +305,10 @@ impl SqliteStore {
         let gone: Vec<FaceRecord> = q.fetch_all(&mut *tx).await?.iter().map(record_of).collect::<Result<_>>()?;
         for r in &gone {
             sqlx::query("DELETE FROM face_records WHERE id = ?").bind(r.id).execute(&mut *tx).await?;
+            sqlx::query("UPDATE face_groups SET version = version + 1 WHERE id = ?")
+                .bind(r.group_id)
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         if !gone.is_empty() {

@@ -151,6 +151,100 @@ impl KeyEpochs {
     }
 }
 
+/// Epoch keys in an object store, for instances that share no file system: `PREFIX/keys/<epoch>.key`, sealed
+/// exactly as the files are. The bucket (or at least this prefix) must not keep old versions of deleted objects,
+/// or a destroyed key would live on as a version (`docs/deployment.md`). Creation is not atomic here; the caller
+/// serialises it across instances (the PostgreSQL backend holds an advisory lock around
+/// [`ObjectKeyEpochs::for_deadline`]).
+#[cfg(feature = "postgres")]
+pub struct ObjectKeyEpochs {
+    backend: std::sync::Arc<dyn crate::blobs::ObjectBackend>,
+    prefix: String,
+    wrap: Key,
+    length_s: i64,
+    cache: Mutex<HashMap<String, Key>>,
+}
+
+#[cfg(feature = "postgres")]
+impl ObjectKeyEpochs {
+    pub fn new(
+        backend: std::sync::Arc<dyn crate::blobs::ObjectBackend>,
+        prefix: &str,
+        master: &Key,
+        length_s: i64,
+    ) -> Result<ObjectKeyEpochs> {
+        if length_s < 1 {
+            return Err(StoreError::Config(format!("key epochs must last at least 1 s, not {length_s}")));
+        }
+        Ok(ObjectKeyEpochs {
+            backend,
+            prefix: crate::blobs::object_key(prefix, "keys"),
+            wrap: master.derive("epoch-key"),
+            length_s,
+            cache: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn length_s(&self) -> i64 {
+        self.length_s
+    }
+
+    fn key_of(&self, epoch: &str) -> String {
+        format!("{}/{epoch}.key", self.prefix)
+    }
+
+    /// The epoch of `deadline` and its key, created when missing. Callers on several instances must hold a lock
+    /// common to all of them around this call, or two could create different keys for one epoch.
+    pub async fn for_deadline(&self, deadline: i64) -> Result<(String, Key)> {
+        let start = deadline.div_euclid(self.length_s) * self.length_s;
+        let epoch = name(start, self.length_s);
+        if let Some(k) = self.key(&epoch).await? {
+            return Ok((epoch, k));
+        }
+        let key = Key::random();
+        self.backend.put(&self.key_of(&epoch), self.wrap.seal(key.as_bytes(), epoch.as_bytes())).await?;
+        self.cache.lock().expect("epoch cache").insert(epoch.clone(), key.clone());
+        Ok((epoch, key))
+    }
+
+    pub fn cached(&self, epoch: &str) -> Option<Key> {
+        self.cache.lock().expect("epoch cache").get(epoch).cloned()
+    }
+
+    pub async fn key(&self, epoch: &str) -> Result<Option<Key>> {
+        if epoch_end(epoch).is_none() {
+            return Err(StoreError::Corrupt(format!("not a key epoch: {epoch:.40}")));
+        }
+        if let Some(k) = self.cached(epoch) {
+            return Ok(Some(k));
+        }
+        let Some(sealed) = self.backend.get(&self.key_of(epoch)).await? else { return Ok(None) };
+        let key = Key::from_bytes(&self.wrap.open(&sealed, epoch.as_bytes())?)?;
+        self.cache.lock().expect("epoch cache").insert(epoch.to_owned(), key.clone());
+        Ok(Some(key))
+    }
+
+    pub async fn list(&self) -> Result<Vec<String>> {
+        let mut out: Vec<String> = self
+            .backend
+            .list(&self.prefix)
+            .await?
+            .iter()
+            .filter_map(|k| k.rsplit('/').next()?.strip_suffix(".key").map(str::to_owned))
+            .filter(|e| epoch_end(e).is_some())
+            .collect();
+        out.sort();
+        Ok(out)
+    }
+
+    /// Destroys the key of `epoch`: the object is deleted (an object store has no blocks to overwrite; that is
+    /// why the prefix must not keep versions).
+    pub async fn destroy(&self, epoch: &str) -> Result<()> {
+        self.cache.lock().expect("epoch cache").remove(epoch);
+        self.backend.delete(&self.key_of(epoch)).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,18 +13,31 @@
 
 mod audit;
 mod blobs;
+mod console;
 #[cfg(feature = "contract")]
 pub mod contract;
 mod datadir;
 mod faces;
 pub mod keyring;
 mod model;
+#[cfg(feature = "postgres")]
+mod pg_console;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod sqlite;
 
 pub use audit::{AUDIT_GENESIS, ChainBreak, ChainVerifier, audit_hash, verify_chain};
+pub use blobs::{Blobs, ObjectBackend};
+pub use console::{
+    ConsoleFilter, ConsoleIndexRow, ConsoleLogin, ConsoleRole, ConsoleRow, ConsoleSession, ConsoleSummary, ConsoleUser,
+    DayCount, FlowLog, MAX_CONSOLE_PAGE, MAX_CONSOLE_USERNAME, MAX_INDEX_BATCH, MAX_PASSWORD_HASH, MAX_REVIEW_REASON,
+    MAX_SUMMARY_FLOWS, MAX_THROTTLE_KEYS, NewConsoleUser, NewReview, Review, ReviewDecision, ReviewRule, VerdictFilter,
+};
 pub use datadir::{MasterKeySource, load_master_key, read_key_file as read_master_key_file};
 pub use faces::{FACE_EMBEDDING_DIM, MAX_FACE_PAGE, MAX_FACE_TEXT};
 pub use model::*;
+#[cfg(feature = "postgres")]
+pub use postgres::{BlobLocation, DEFAULT_PG_POOL, PgStore};
 pub use sqlite::{DEFAULT_KEY_EPOCH_S, SqliteStore};
 
 use async_trait::async_trait;
@@ -42,6 +55,9 @@ pub enum StoreError {
     Config(String),
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
+    /// The object store holding the blobs failed (unreachable, refused the credentials, ...).
+    #[error("blob store error: {0}")]
+    Blob(String),
     #[error("not found: {0}")]
     NotFound(String),
     /// The caller passed something the store refuses to take, e.g. more items than one call may carry.
@@ -281,7 +297,6 @@ pub trait Store: Send + Sync + 'static {
     /// Audit entries with seq over `after_seq`, in seq order, at most `limit`.
     async fn audit_entries(&self, after_seq: i64, limit: i64) -> Result<Vec<AuditEntry>>;
 
-    /// Cheap liveness check of the backing database, for /healthz.
     // Face libraries (per merchant; a group is created on first use).
     async fn face_group(&self, merchant_id: &str, code: &str, create_at: Option<i64>) -> Result<Option<FaceGroup>>;
     async fn face_groups(
@@ -323,5 +338,92 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<FaceRecord>>;
     /// Faces past their retention deadline; returns what was deleted.
     async fn delete_expired_faces(&self, now: i64, limit: i64) -> Result<Vec<FaceRecord>>;
+    /// The group's version: raised by one, in the same database transaction, by every face added to it
+    /// ([`Store::add_face_record`]) and by every face deleted from it. An instance compares it with the version its
+    /// in-memory index was built at, and rebuilds when another instance changed the group. `None`: no such group.
+    async fn face_group_state(&self, merchant_id: &str, group_id: i64) -> Result<Option<i64>>;
+
+    // Shared limits and coordination, for several instances on one database.
+    /// Takes one token from the bucket `key`, which holds at most `burst` tokens and refills at `rate_per_s`
+    /// (a new bucket starts full); times are milliseconds. `Ok(None)`: taken; `Ok(Some(ms))`: refused, a token
+    /// is there in `ms`. Concurrent takers, from any instance, never take the same token twice.
+    async fn take_rate_token(&self, key: &str, rate_per_s: f64, burst: f64, now_ms: i64) -> Result<Option<i64>>;
+    /// Gives back a token taken by [`Store::take_rate_token`] (a request the limit must not count).
+    async fn refund_rate_token(&self, key: &str, burst: f64) -> Result<()>;
+    /// Forgets buckets whose key starts with `prefix` and that were last touched before `before_ms`: full again
+    /// by then, they hold nothing worth keeping. Returns how many.
+    async fn purge_rate_buckets(&self, prefix: &str, before_ms: i64) -> Result<u64>;
+    /// Takes, or renews, the lease `name` for `holder` until `until`; `false` while another holder's lease runs.
+    /// A holder that stops renewing loses it at `until`.
+    async fn try_lease(&self, name: &str, holder: &str, now: i64, until: i64) -> Result<bool>;
+
+    /// Cheap liveness check of the backing database, for /healthz.
     async fn ping(&self) -> Result<()>;
+    /// Whether the blob store (directory or bucket) answers, for /healthz.
+    async fn ping_blobs(&self) -> Result<()>;
+
+    // console
+    /// Creates a console user of a merchant. [`StoreError::NotFound`] if the merchant does not exist;
+    /// [`StoreError::InvalidInput`] for a malformed or taken user name (names are unique across merchants: the
+    /// login form asks for nothing else) or an oversized hash.
+    async fn create_console_user(&self, user: NewConsoleUser<'_>) -> Result<ConsoleUser>;
+    /// A user and their password hash, by user name, for the login check.
+    async fn console_login(&self, username: &str) -> Result<Option<ConsoleLogin>>;
+    async fn list_console_users(&self, merchant_id: Option<&str>) -> Result<Vec<ConsoleUser>>;
+    /// Records a session under the hash of its token, live until `expires_at` (exclusive; after `now`).
+    async fn create_console_session(
+        &self,
+        token_hash: &[u8; 32],
+        user_id: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<()>;
+    /// The live session with this token hash, its last use set to `now`; `None` once it expired or went unused
+    /// for `idle_s` seconds.
+    async fn console_session(&self, token_hash: &[u8; 32], now: i64, idle_s: i64) -> Result<Option<ConsoleSession>>;
+    /// Ends a session (logout); no such session is not an error.
+    async fn end_console_session(&self, token_hash: &[u8; 32]) -> Result<()>;
+    /// Failed logins recorded at or after `since`, for each key (at most [`MAX_THROTTLE_KEYS`]).
+    async fn console_login_failures(&self, keys: &[&str], since: i64) -> Result<Vec<i64>>;
+    /// Records one failed login under each key.
+    async fn record_console_login_failure(&self, keys: &[&str], now: i64) -> Result<()>;
+    async fn clear_console_login_failures(&self, key: &str) -> Result<()>;
+    /// Deletes sessions expired at `now` and failed logins older than `failures_before`; returns how many rows.
+    async fn purge_console(&self, now: i64, failures_before: i64) -> Result<u64>;
+    /// Transactions the console index does not have yet, or has as open though they are final now; at most
+    /// `limit` (capped at [`MAX_INDEX_BATCH`]).
+    async fn console_unindexed(&self, limit: i64) -> Result<Vec<String>>;
+    /// Writes index rows; a row already written for a final transaction is kept as it is.
+    async fn put_console_index(&self, rows: &[ConsoleIndexRow]) -> Result<()>;
+    /// A page of a merchant's transactions matching `filter`, newest first, and how many match.
+    async fn console_transactions(
+        &self,
+        merchant_id: &str,
+        filter: &ConsoleFilter,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<ConsoleRow>, i64)>;
+    /// Sets a merchant's review rule (`None`: the default). False if there is no such merchant.
+    async fn set_review_rule(&self, merchant_id: &str, rule: Option<ReviewRule>) -> Result<bool>;
+    async fn review_rule(&self, merchant_id: &str) -> Result<ReviewRule>;
+    /// A page of the merchant's final, unreviewed, undeleted transactions that `rule` selects, oldest first.
+    async fn console_review_queue(
+        &self,
+        merchant_id: &str,
+        rule: &ReviewRule,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<ConsoleRow>, i64)>;
+    /// Records a review of a final transaction of the merchant by one of its users, the reason sealed with the
+    /// transaction's evidence. False if it was already reviewed (the first decision stands); `NotFound` for
+    /// another merchant's or a shredded transaction, or another merchant's user.
+    async fn record_review(&self, review: NewReview<'_>) -> Result<bool>;
+    async fn review(&self, merchant_id: &str, transaction_id: &str) -> Result<Option<Review>>;
+    /// Makes a transaction's callback due again at `now` (after a review), whatever became of it; false if it
+    /// owes none.
+    async fn rearm_callback(&self, transaction_id: &str, now: i64) -> Result<bool>;
+    /// A transaction's callback with every attempt, if it owes one; another merchant's is `None`.
+    async fn console_callback(&self, merchant_id: &str, transaction_id: &str) -> Result<Option<CallbackRecord>>;
+    /// The summary page's figures for the merchant's transactions created in `from..to`.
+    async fn console_summary(&self, merchant_id: &str, from: i64, to: i64) -> Result<ConsoleSummary>;
 }

@@ -22,6 +22,10 @@ use crate::{
 };
 use crate::{AddFace, FaceGroup, FaceRecord, FaceRecordFilter, NewFaceRecord};
 use crate::{AuditEntry, NewAuditEntry, audit_hash};
+use crate::{
+    ConsoleFilter, ConsoleIndexRow, ConsoleLogin, ConsoleRow, ConsoleSession, ConsoleSummary, ConsoleUser,
+    NewConsoleUser, NewReview, Review, ReviewRule,
+};
 
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_init.sql")),
@@ -33,6 +37,8 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (7, include_str!("../migrations/0007_callbacks.sql")),
     (8, include_str!("../migrations/0008_audit.sql")),
     (9, include_str!("../migrations/0009_face_library.sql")),
+    (10, include_str!("../migrations/0010_console.sql")),
+    (11, include_str!("../migrations/0011_shared_limits.sql")),
 ];
 
 pub struct SqliteStore {
@@ -72,11 +78,34 @@ async fn connect_writer(opts: SqliteConnectOptions) -> Result<SqlitePool> {
 }
 
 /// The four index keys of a 64-bit hash: band index in the high bits, the band's 16 bits in the low ones.
-fn band_keys(h: u64) -> [i64; 4] {
+pub(crate) fn band_keys(h: u64) -> [i64; 4] {
     std::array::from_fn(|b| ((b as i64) << 16) | ((h >> (16 * b)) & 0xffff) as i64)
 }
 
-fn check_capture_hashes(hashes: &[u64]) -> Result<()> {
+/// The candidate transactions of a similar-capture search, best first: by how many query hashes have a near hash
+/// in them, then by those distances' sum. `rows` are the indexed (transaction, hash) pairs the band lookup found.
+pub(crate) fn rank_similar(hashes: &[u64], rows: Vec<(String, i64)>, max_distance: u32) -> Vec<String> {
+    // Per candidate transaction: how many query hashes have a near hash in it, and their distances' sum.
+    let mut by_tx: std::collections::HashMap<String, Vec<u64>> = std::collections::HashMap::new();
+    for (t, h) in rows {
+        by_tx.entry(t).or_default().push(h as u64);
+    }
+    let mut ranked: Vec<(usize, u32, String)> = by_tx
+        .into_iter()
+        .filter_map(|(t, theirs)| {
+            let near: Vec<u32> = hashes
+                .iter()
+                .filter_map(|q| theirs.iter().map(|h| (q ^ h).count_ones()).min())
+                .filter(|&d| d <= max_distance)
+                .collect();
+            (!near.is_empty()).then(|| (near.len(), near.iter().sum(), t))
+        })
+        .collect();
+    ranked.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+    ranked.into_iter().map(|(_, _, t)| t).collect()
+}
+
+pub(crate) fn check_capture_hashes(hashes: &[u64]) -> Result<()> {
     if hashes.len() > MAX_CAPTURE_HASHES_PER_CALL {
         return Err(StoreError::InvalidInput(format!(
             "{} capture hashes in one call, at most {MAX_CAPTURE_HASHES_PER_CALL}",
@@ -333,16 +362,32 @@ impl SqliteStore {
     }
 }
 
+/// A token bucket's parameters, checked before any statement runs.
+pub(crate) fn check_bucket(rate_per_s: f64, burst: f64) -> Result<()> {
+    if !(rate_per_s.is_finite() && rate_per_s > 0.0 && burst.is_finite() && burst >= 1.0) {
+        return Err(StoreError::InvalidInput(format!(
+            "a token bucket needs a rate over 0 and a burst of at least 1, not {rate_per_s}/{burst}"
+        )));
+    }
+    Ok(())
+}
+
+/// Milliseconds until a refused bucket, holding `tokens` as of `updated_ms`, has a whole token.
+pub(crate) fn wait_ms(tokens: f64, updated_ms: i64, rate_per_s: f64, burst: f64, now_ms: i64) -> i64 {
+    let now_tokens = (tokens + (now_ms - updated_ms).max(0) as f64 * rate_per_s / 1000.0).min(burst);
+    (((1.0 - now_tokens).max(0.0) / rate_per_s) * 1000.0).ceil().max(1.0) as i64
+}
+
 /// A stored audit hash, which must be 32 bytes.
-fn hash32(bytes: Vec<u8>, seq: i64) -> Result<[u8; 32]> {
+pub(crate) fn hash32(bytes: Vec<u8>, seq: i64) -> Result<[u8; 32]> {
     bytes.try_into().map_err(|_| StoreError::Corrupt(format!("audit entry {seq}: a hash is not 32 bytes")))
 }
 
-fn evidence(s: &str) -> Result<Evidence> {
+pub(crate) fn evidence(s: &str) -> Result<Evidence> {
     Evidence::parse(s).ok_or_else(|| StoreError::Corrupt(format!("unknown deletion {s:.20}")))
 }
 
-fn ctx(field: &str, id: &str) -> Vec<u8> {
+pub(crate) fn ctx(field: &str, id: &str) -> Vec<u8> {
     format!("{field}:{id}").into_bytes()
 }
 
@@ -606,25 +651,9 @@ impl Store for SqliteStore {
         }
         let rows =
             q.bind(transaction_id).bind(now).bind(MAX_CAPTURE_CANDIDATE_ROWS as i64).fetch_all(&self.reader).await?;
-        // Per candidate transaction: how many query hashes have a near hash in it, and their distances' sum.
-        let mut by_tx: std::collections::HashMap<String, Vec<u64>> = std::collections::HashMap::new();
-        for (t, h) in rows {
-            by_tx.entry(t).or_default().push(h as u64);
-        }
-        let mut ranked: Vec<(usize, u32, String)> = by_tx
-            .into_iter()
-            .filter_map(|(t, theirs)| {
-                let near: Vec<u32> = hashes
-                    .iter()
-                    .filter_map(|q| theirs.iter().map(|h| (q ^ h).count_ones()).min())
-                    .filter(|&d| d <= max_distance)
-                    .collect();
-                (!near.is_empty()).then(|| (near.len(), near.iter().sum(), t))
-            })
-            .collect();
-        ranked.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+        let ranked = rank_similar(hashes, rows, max_distance);
         let mut out = Vec::new();
-        for (_, _, t) in ranked {
+        for t in ranked {
             let prints: Vec<Vec<u8>> = sqlx::query_scalar(
                 "SELECT fingerprint FROM capture_fingerprints WHERE transaction_id = ? AND expires_at > ?                  ORDER BY seen_at DESC LIMIT ?",
             )
@@ -1265,6 +1294,78 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn ping_blobs(&self) -> Result<()> {
+        self.blobs.ping()
+    }
+
+    async fn face_group_state(&self, merchant_id: &str, group_id: i64) -> Result<Option<i64>> {
+        Ok(sqlx::query_scalar("SELECT version FROM face_groups WHERE merchant_id = ? AND id = ?")
+            .bind(merchant_id)
+            .bind(group_id)
+            .fetch_optional(&self.reader)
+            .await?)
+    }
+
+    async fn take_rate_token(&self, key: &str, rate_per_s: f64, burst: f64, now_ms: i64) -> Result<Option<i64>> {
+        check_bucket(rate_per_s, burst)?;
+        // One statement: the refill, the check and the take happen together under SQLite's write lock.
+        let refilled = "min(?3, rate_buckets.tokens + max(0, ?4 - rate_buckets.updated_ms) * ?2 / 1000.0)";
+        let taken = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO rate_buckets (key, tokens, updated_ms) VALUES (?1, ?3 - 1, ?4) \
+             ON CONFLICT (key) DO UPDATE SET tokens = {refilled} - 1, updated_ms = max(rate_buckets.updated_ms, ?4) \
+             WHERE {refilled} >= 1"
+        )))
+        .bind(key)
+        .bind(rate_per_s)
+        .bind(burst)
+        .bind(now_ms)
+        .execute(&self.writer)
+        .await?;
+        if taken.rows_affected() == 1 {
+            return Ok(None);
+        }
+        let (tokens, updated): (f64, i64) = sqlx::query_as("SELECT tokens, updated_ms FROM rate_buckets WHERE key = ?")
+            .bind(key)
+            .fetch_one(&self.writer)
+            .await?;
+        Ok(Some(wait_ms(tokens, updated, rate_per_s, burst, now_ms)))
+    }
+
+    async fn refund_rate_token(&self, key: &str, burst: f64) -> Result<()> {
+        sqlx::query("UPDATE rate_buckets SET tokens = min(?, tokens + 1) WHERE key = ?")
+            .bind(burst)
+            .bind(key)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn purge_rate_buckets(&self, prefix: &str, before_ms: i64) -> Result<u64> {
+        let r = sqlx::query("DELETE FROM rate_buckets WHERE substr(key, 1, length(?1)) = ?1 AND updated_ms < ?2")
+            .bind(prefix)
+            .bind(before_ms)
+            .execute(&self.writer)
+            .await?;
+        Ok(r.rows_affected())
+    }
+
+    async fn try_lease(&self, name: &str, holder: &str, now: i64, until: i64) -> Result<bool> {
+        if until <= now {
+            return Err(StoreError::InvalidInput("a lease must end after now".into()));
+        }
+        let r = sqlx::query(
+            "INSERT INTO leases (name, holder, until_at) VALUES (?1, ?2, ?4) ON CONFLICT (name) DO UPDATE \
+             SET holder = excluded.holder, until_at = excluded.until_at WHERE leases.holder = ?2 OR leases.until_at <= ?3",
+        )
+        .bind(name)
+        .bind(holder)
+        .bind(now)
+        .bind(until)
+        .execute(&self.writer)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
     async fn face_group(&self, merchant_id: &str, code: &str, create_at: Option<i64>) -> Result<Option<FaceGroup>> {
         self.face_group_impl(merchant_id, code, create_at).await
     }
@@ -1328,5 +1429,88 @@ impl Store for SqliteStore {
 
     async fn delete_expired_faces(&self, now: i64, limit: i64) -> Result<Vec<FaceRecord>> {
         self.delete_expired_faces_impl(now, limit).await
+    }
+
+    // console
+    async fn create_console_user(&self, user: NewConsoleUser<'_>) -> Result<ConsoleUser> {
+        self.create_console_user_impl(user).await
+    }
+    async fn console_login(&self, username: &str) -> Result<Option<ConsoleLogin>> {
+        self.console_login_impl(username).await
+    }
+    async fn list_console_users(&self, merchant_id: Option<&str>) -> Result<Vec<ConsoleUser>> {
+        self.list_console_users_impl(merchant_id).await
+    }
+    async fn create_console_session(
+        &self,
+        token_hash: &[u8; 32],
+        user_id: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<()> {
+        self.create_console_session_impl(token_hash, user_id, now, expires_at).await
+    }
+    async fn console_session(&self, token_hash: &[u8; 32], now: i64, idle_s: i64) -> Result<Option<ConsoleSession>> {
+        self.console_session_impl(token_hash, now, idle_s).await
+    }
+    async fn end_console_session(&self, token_hash: &[u8; 32]) -> Result<()> {
+        self.end_console_session_impl(token_hash).await
+    }
+    async fn console_login_failures(&self, keys: &[&str], since: i64) -> Result<Vec<i64>> {
+        self.console_login_failures_impl(keys, since).await
+    }
+    async fn record_console_login_failure(&self, keys: &[&str], now: i64) -> Result<()> {
+        self.record_console_login_failure_impl(keys, now).await
+    }
+    async fn clear_console_login_failures(&self, key: &str) -> Result<()> {
+        self.clear_console_login_failures_impl(key).await
+    }
+    async fn purge_console(&self, now: i64, failures_before: i64) -> Result<u64> {
+        self.purge_console_impl(now, failures_before).await
+    }
+    async fn console_unindexed(&self, limit: i64) -> Result<Vec<String>> {
+        self.console_unindexed_impl(limit).await
+    }
+    async fn put_console_index(&self, rows: &[ConsoleIndexRow]) -> Result<()> {
+        self.put_console_index_impl(rows).await
+    }
+    async fn console_transactions(
+        &self,
+        merchant_id: &str,
+        filter: &ConsoleFilter,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<ConsoleRow>, i64)> {
+        self.console_transactions_impl(merchant_id, filter, offset, limit).await
+    }
+    async fn set_review_rule(&self, merchant_id: &str, rule: Option<ReviewRule>) -> Result<bool> {
+        self.set_review_rule_impl(merchant_id, rule).await
+    }
+    async fn review_rule(&self, merchant_id: &str) -> Result<ReviewRule> {
+        self.review_rule_impl(merchant_id).await
+    }
+    async fn console_review_queue(
+        &self,
+        merchant_id: &str,
+        rule: &ReviewRule,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<ConsoleRow>, i64)> {
+        self.console_review_queue_impl(merchant_id, rule, offset, limit).await
+    }
+    async fn record_review(&self, review: NewReview<'_>) -> Result<bool> {
+        self.record_review_impl(review).await
+    }
+    async fn review(&self, merchant_id: &str, transaction_id: &str) -> Result<Option<Review>> {
+        self.review_impl(merchant_id, transaction_id).await
+    }
+    async fn rearm_callback(&self, transaction_id: &str, now: i64) -> Result<bool> {
+        self.rearm_callback_impl(transaction_id, now).await
+    }
+    async fn console_callback(&self, merchant_id: &str, transaction_id: &str) -> Result<Option<CallbackRecord>> {
+        self.console_callback_impl(merchant_id, transaction_id).await
+    }
+    async fn console_summary(&self, merchant_id: &str, from: i64, to: i64) -> Result<ConsoleSummary> {
+        self.console_summary_impl(merchant_id, from, to).await
     }
 }

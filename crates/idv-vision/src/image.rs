@@ -85,9 +85,24 @@ impl DecodedImage {
     /// recogniser saw in training.
     pub fn bilinear(&self, x: f32, y: f32) -> [f32; 3] {
         let (w, h) = (i64::from(self.width), i64::from(self.height));
-        let (x0, y0) = (x.floor(), y.floor());
+        let (x0, y0) = (floor(x), floor(y));
         let (fx, fy) = (x - x0, y - y0);
         let (x0, y0) = (x0 as i64, y0 as i64);
+        if x0 >= 0 && y0 >= 0 && x0 + 1 < w && y0 + 1 < h {
+            // All four neighbours inside (the common case: the face crops' samples). The same products summed in
+            // the same order as below, so the result is bit for bit the general path's.
+            let i = ((y0 * w + x0) * 3) as usize;
+            let j = i + (w * 3) as usize;
+            let (p, q) = (&self.rgb[i..i + 6], &self.rgb[j..j + 6]);
+            let mut acc = [0.0f32; 3];
+            for (c, a) in acc.iter_mut().enumerate() {
+                *a += (1.0 - fx) * (1.0 - fy) * f32::from(p[c]);
+                *a += fx * (1.0 - fy) * f32::from(p[3 + c]);
+                *a += (1.0 - fx) * fy * f32::from(q[c]);
+                *a += fx * fy * f32::from(q[3 + c]);
+            }
+            return acc;
+        }
         let mut acc = [0.0f32; 3];
         for (dy, wy) in [(0, 1.0 - fy), (1, fy)] {
             for (dx, wx) in [(0, 1.0 - fx), (1, fx)] {
@@ -141,6 +156,17 @@ impl DecodedImage {
             .map_err(|e| VisionError::Corrupt(e.to_string()))?;
         Ok(out)
     }
+}
+
+/// `x.floor()` for the coordinates [`DecodedImage::bilinear`] gets, without the libm call `f32::floor` compiles to
+/// on baseline x86-64 (no SSE4.1 rounding instruction), which cost as much as the interpolation. Exact for every
+/// finite `x` within ±2^23, the range where floats still have fractions; beyond it `x` is integral already.
+fn floor(x: f32) -> f32 {
+    if x.abs() >= 8_388_608.0 || x.is_nan() {
+        return x;
+    }
+    let t = x as i32 as f32;
+    if t > x { t - 1.0 } else { t }
 }
 
 /// Reads width and height from the container header without decoding pixels; fails like [`decode`] would on

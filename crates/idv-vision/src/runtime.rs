@@ -56,11 +56,19 @@ pub struct ModelOptions {
     /// Upper bound on concurrent runs of one model; each concurrent run needs its own runtime session
     /// (created on first need, then kept), so this bounds memory as well.
     pub max_concurrent_runs: usize,
+    /// Accept inputs of any size: the dimensions the file declares for its inputs and outputs are treated as
+    /// free. Only for a model whose graph derives its shapes from its input (YuNet runs at any multiple of 32
+    /// although its file says 640x640).
+    pub any_input_size: bool,
 }
 
 impl Default for ModelOptions {
     fn default() -> Self {
-        Self { intra_threads: 1, max_concurrent_runs: std::thread::available_parallelism().map_or(1, |n| n.get()) }
+        Self {
+            intra_threads: 1,
+            max_concurrent_runs: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            any_input_size: false,
+        }
     }
 }
 

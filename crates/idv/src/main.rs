@@ -2,14 +2,16 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use idv_store::{SqliteStore, Store};
+use std::sync::Arc;
 
 mod bench;
+mod bench_load;
+mod console_cli;
 mod device_sim;
 mod doc_cli;
 mod face_cli;
@@ -25,6 +27,8 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once per process: the size of the largest variant (the server's flags) costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Run the server.
@@ -79,16 +83,60 @@ enum BenchCommand {
     /// The bare axum baseline server used by `bench rpc` (prints its address, serves until killed).
     #[command(hide = true)]
     BareServer,
+    /// One or two instances on one PostgreSQL database behind a round-robin balancer, under Initialize,
+    /// CheckResult and whole eKYC flows; optionally SIGKILLs one mid-load and checks nothing acknowledged was lost.
+    Load {
+        /// The PostgreSQL database every instance uses (`scripts/pg.sh start` prints a test cluster's).
+        #[arg(long, env = "IDV_DATABASE_URL")]
+        database_url: String,
+        /// Blobs in a bucket (s3://bucket/prefix, credentials from AWS_* variables) instead of each instance's
+        /// directory.
+        #[arg(long, env = "IDV_BLOB_URL")]
+        blob_url: Option<String>,
+        #[arg(long, default_value_t = 2)]
+        instances: usize,
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+        /// Merchant calls at most, whatever the time.
+        #[arg(long, default_value_t = 20_000)]
+        max_requests: usize,
+        /// Concurrent merchant-call workers.
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+        /// Whole eKYC flows, run one after another during the load.
+        #[arg(long, default_value_t = 3)]
+        flows: usize,
+        /// SIGKILL the first instance this many seconds in (needs --instances 2).
+        #[arg(long)]
+        kill_one_after: Option<f64>,
+        #[arg(long, env = "IDV_ASSETS_DIR", default_value = ".")]
+        assets: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Args)]
 struct DataArgs {
-    /// Data directory (SQLite database, blobs, master key); created on first use.
+    /// Data directory (SQLite database, blobs, master key); created on first use. With --database-url it holds
+    /// only what is local: master.key if the key is not given otherwise, and blobs/ and keys/ without --blob-url.
     #[arg(long, env = "IDV_DATA")]
     data: PathBuf,
     /// File holding the master key (64 hex characters). Default: DIR/master.key, or IDV_MASTER_KEY if set.
     #[arg(long)]
     master_key_file: Option<PathBuf>,
+    /// PostgreSQL instead of the embedded SQLite (postgres://user:password@host:port/db): the backend for several
+    /// instances behind a load balancer (docs/deployment.md). Every instance needs the same master key.
+    #[arg(long, env = "IDV_DATABASE_URL")]
+    database_url: Option<String>,
+    /// Where the PostgreSQL backend keeps sealed images and key epochs: s3://bucket/prefix (credentials and
+    /// endpoint from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ENDPOINT, AWS_ALLOW_HTTP) or a
+    /// directory every instance mounts. Default: the data directory.
+    #[arg(long, env = "IDV_BLOB_URL")]
+    blob_url: Option<String>,
+    /// Database connections per instance (PostgreSQL backend).
+    #[arg(long, default_value_t = idv_store::DEFAULT_PG_POOL)]
+    db_pool: u32,
 }
 
 #[derive(Args)]
@@ -188,6 +236,14 @@ enum AdminCommand {
         #[command(subcommand)]
         command: AccessKeyCommand,
     },
+    /// Applies the database migrations this binary knows (under a lock, so instances starting meanwhile wait)
+    /// and exits: the first step of an upgrade (docs/deployment.md).
+    Migrate {
+        #[command(flatten)]
+        data: DataArgs,
+        #[arg(long)]
+        json: bool,
+    },
     /// The CallbackUrl outbox: every owed callback with its delivery attempts; `--state dead` shows the
     /// dead letters (given up).
     Callbacks {
@@ -205,6 +261,11 @@ enum AdminCommand {
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
+    },
+    /// Users of the merchant console at /console/ (docs/console.md).
+    User {
+        #[command(subcommand)]
+        command: console_cli::UserCommand,
     },
 }
 
@@ -255,6 +316,22 @@ enum MerchantCommand {
         merchant: String,
         #[arg(long)]
         retention: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Which finished transactions the console's review queue holds (docs/console.md): face scores within
+    /// `--face-band` points of the threshold, soft failures, and/or every failure.
+    SetReview {
+        #[command(flatten)]
+        data: DataArgs,
+        #[arg(long)]
+        merchant: String,
+        #[arg(long, default_value_t = 5.0)]
+        face_band: f64,
+        #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+        soft_failures: bool,
+        #[arg(long, default_value_t = false, action = clap::ArgAction::Set)]
+        all_failures: bool,
         #[arg(long)]
         json: bool,
     },
@@ -321,12 +398,23 @@ fn init_logging() {
     tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr).init();
 }
 
-async fn open_store(args: &DataArgs) -> Result<(SqliteStore, idv_crypto::Key)> {
+async fn open_store(args: &DataArgs) -> Result<(Arc<dyn Store>, idv_crypto::Key)> {
     open_store_with(args, idv_store::DEFAULT_KEY_EPOCH_S).await
 }
 
-async fn open_store_with(args: &DataArgs, key_epoch_s: i64) -> Result<(SqliteStore, idv_crypto::Key)> {
+async fn open_store_with(args: &DataArgs, key_epoch_s: i64) -> Result<(Arc<dyn Store>, idv_crypto::Key)> {
     let env_key = std::env::var("IDV_MASTER_KEY").ok();
+    if args.database_url.is_some()
+        && env_key.is_none()
+        && args.master_key_file.is_none()
+        && !args.data.join("master.key").exists()
+    {
+        // A key made up here would differ from every other instance's: the database would refuse all but one.
+        bail!("with --database-url every instance needs the same master key: set IDV_MASTER_KEY or --master-key-file");
+    }
+    if args.blob_url.is_some() && args.database_url.is_none() {
+        bail!("--blob-url needs --database-url: the embedded SQLite backend keeps its blobs in the data directory");
+    }
     // A key file on another disk gets the same permission check as DIR/master.key.
     let (key, source) = match &args.master_key_file {
         Some(p) => (idv_store::read_master_key_file(p)?, idv_store::MasterKeySource::File),
@@ -334,10 +422,28 @@ async fn open_store_with(args: &DataArgs, key_epoch_s: i64) -> Result<(SqliteSto
     };
     tracing::debug!(?source, "master key loaded");
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    if let Some(url) = &args.database_url {
+        let blobs = match args.blob_url.as_deref() {
+            Some(u) if u.starts_with("s3://") => {
+                let (backend, prefix) = idv_s3::open(u)?;
+                idv_store::BlobLocation::Object { backend: Arc::new(backend), prefix }
+            }
+            Some(u) if u.contains("://") && !u.starts_with("file://") => {
+                bail!("--blob-url {u}: use s3://bucket/prefix or a directory")
+            }
+            Some(u) => idv_store::BlobLocation::Dir(u.trim_start_matches("file://").into()),
+            None => idv_store::BlobLocation::Dir(args.data.clone()),
+        };
+        // The URL may carry a password: it is never printed.
+        let store = idv_store::PgStore::open(url, blobs, &key, now, key_epoch_s, args.db_pool)
+            .await
+            .context("opening the PostgreSQL database")?;
+        return Ok((Arc::new(store), key));
+    }
     let store = SqliteStore::open_with_key_epochs(&args.data, &key, now, key_epoch_s)
         .await
         .with_context(|| format!("opening data directory {}", args.data.display()))?;
-    Ok((store, key))
+    Ok((Arc::new(store), key))
 }
 
 async fn serve(args: ServeArgs) -> Result<()> {
@@ -377,6 +483,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
     config.metrics_token = args.metrics_token.clone();
     config.test_mode = args.test_mode;
     config.allow_private_callbacks = args.allow_private_callbacks;
+    config.shared_limits = args.data.database_url.is_some();
     if args.test_mode {
         tracing::warn!("test mode: captures read from files are accepted as camera captures");
     }
@@ -394,7 +501,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
     // The first stdout line is the contract with scripts and tests that start the server on port 0.
     println!("{addr}");
     tracing::info!(%addr, data = %args.data.data.display(), public_url = %config.public_url, "idv server listening");
-    let state = idv_server::AppState::new(Arc::new(store), &key, config, engines);
+    let state = idv_server::AppState::new(store, &key, config, engines);
     idv_server::serve(listener, state, shutdown_signal()).await?;
     tracing::info!("idv server stopped");
     Ok(())
@@ -442,7 +549,7 @@ async fn admin(cmd: AdminCommand) -> Result<()> {
                     serde_json::json!({"MerchantId": m.id, "Name": m.name}),
                     format!("merchant {} created ({})", m.id, m.name),
                 );
-                admin_audit(&store, "merchant.created", &m.id, serde_json::json!({})).await;
+                admin_audit(&*store, "merchant.created", &m.id, serde_json::json!({})).await;
             }
             MerchantCommand::List { data, json } => {
                 let (store, _) = open_store(&data).await?;
@@ -491,6 +598,9 @@ async fn admin(cmd: AdminCommand) -> Result<()> {
                     format!("{merchant}\tretention {shown}"),
                 );
             }
+            MerchantCommand::SetReview { data, merchant, face_band, soft_failures, all_failures, json } => {
+                console_cli::set_review(&data, &merchant, face_band, soft_failures, all_failures, json).await?
+            }
         },
         AdminCommand::Accesskey { command } => {
             match command {
@@ -498,7 +608,7 @@ async fn admin(cmd: AdminCommand) -> Result<()> {
                     let (store, _) = open_store(&data).await?;
                     let now = time::OffsetDateTime::now_utc().unix_timestamp();
                     let (k, secret) = store.create_access_key(&merchant, now).await?;
-                    admin_audit(&store, "accesskey.created", &k.merchant_id, serde_json::json!({"accessKeyId": k.id}))
+                    admin_audit(&*store, "accesskey.created", &k.merchant_id, serde_json::json!({"accessKeyId": k.id}))
                         .await;
                     print(
                         json,
@@ -527,6 +637,18 @@ async fn admin(cmd: AdminCommand) -> Result<()> {
             }
         }
         AdminCommand::Audit { command: AuditCommand::Verify { data, json } } => audit_verify(&data, json).await?,
+        AdminCommand::User { command } => console_cli::user(command).await?,
+        AdminCommand::Migrate { data, json } => {
+            // Opening the store is what migrates; it also checks the master key against the database.
+            let (store, _) = open_store(&data).await?;
+            store.ping().await?;
+            let backend = if data.database_url.is_some() { "postgres" } else { "sqlite" };
+            print(
+                json,
+                serde_json::json!({"Backend": backend, "Migrated": true}),
+                format!("{backend} database is at this binary's schema version"),
+            );
+        }
         AdminCommand::Callbacks { data, state, limit, json } => {
             if state.as_deref().is_some_and(|s| !["pending", "delivered", "dead"].contains(&s)) {
                 bail!("--state must be pending, delivered or dead");
@@ -566,7 +688,7 @@ async fn admin(cmd: AdminCommand) -> Result<()> {
 
 /// Appends an `admin` entry to the audit log. The change it records is already committed, so a failed append is
 /// reported and the command still succeeds (as in the server, `idv_server`'s audit module).
-async fn admin_audit(store: &SqliteStore, action: &str, merchant_id: &str, detail: serde_json::Value) {
+async fn admin_audit(store: &dyn Store, action: &str, merchant_id: &str, detail: serde_json::Value) {
     let detail = detail.to_string();
     let entry = idv_store::NewAuditEntry {
         at: time::OffsetDateTime::now_utc().unix_timestamp(),
@@ -614,7 +736,7 @@ async fn set_key(data: &DataArgs, id: &str, enabled: bool, json: bool) -> Result
     let state = if enabled { "enabled" } else { "disabled" };
     if let Some(key) = store.list_access_keys(None).await?.into_iter().find(|k| k.id == id) {
         let action = if enabled { "accesskey.enabled" } else { "accesskey.disabled" };
-        admin_audit(&store, action, &key.merchant_id, serde_json::json!({"accessKeyId": id})).await;
+        admin_audit(&*store, action, &key.merchant_id, serde_json::json!({"accessKeyId": id})).await;
     }
     print(json, serde_json::json!({"AccessKeyId": id, "Enabled": enabled}), format!("access key {id} {state}"));
     Ok(())
@@ -648,6 +770,35 @@ fn main() -> std::process::ExitCode {
                 bench::rpc(bench::RpcBenchArgs { seconds, concurrency }).await
             }
             Command::Bench { command: BenchCommand::BareServer } => bench::bare_server().await,
+            Command::Bench {
+                command:
+                    BenchCommand::Load {
+                        database_url,
+                        blob_url,
+                        instances,
+                        seconds,
+                        max_requests,
+                        concurrency,
+                        flows,
+                        kill_one_after,
+                        assets,
+                        json,
+                    },
+            } => {
+                bench_load::load(bench_load::LoadArgs {
+                    database_url,
+                    blob_url,
+                    instances,
+                    seconds,
+                    max_requests,
+                    concurrency,
+                    flows,
+                    kill_one_after,
+                    assets,
+                    json,
+                })
+                .await
+            }
         }
     });
     match result {

@@ -46,6 +46,7 @@ pub fn face(comparison: Comparison, outcome: LivenessOutcome) -> StepEvidence {
         LivenessOutcome::Attack => vec!["planar_motion: homography residual 0.4 px".to_string()],
     };
     StepEvidence::Face(FaceEvidence {
+        duplicates: Vec::new(),
         image: BlobId("selfie".into()),
         selfie: None,
         comparison,

@@ -39,7 +39,9 @@ pub async fn handle(
             ApiError::new(ErrorCode::ProcessNotCompleted, "The verification process is not completed yet.").into()
         );
     }
-    let answer = answer(state, &tx, &req).await?;
+    let mut answer = answer(state, &tx, &req).await?;
+    // A reviewer's decision from the console sits next to the automatic verdict (`ExtInfo.review`).
+    answer.ext_info = crate::console::with_review(state, &tx, &answer.ext_info).await?;
     crate::audit::audit_key(state, caller, "result.read", &tx.id, serde_json::json!({"images": req.return_image}))
         .await;
     // DeleteAfterQuery: the answer is built from the evidence, which goes now.

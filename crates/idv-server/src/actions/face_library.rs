@@ -9,7 +9,7 @@ use idv_api::face_library::{
 use idv_api::{ApiError, ErrorCode};
 use idv_face::{FaceAnalysis, MultiFace, comparison_score};
 use idv_flow::FaceSearch;
-use idv_store::{AddFace, FaceRecordFilter, NewFaceRecord};
+use idv_store::FaceRecordFilter;
 use serde_json::{Map, Value, json};
 
 use crate::AppState;
@@ -41,10 +41,6 @@ fn quality_json(a: &FaceAnalysis) -> Value {
     })
 }
 
-fn face_retain_until(state: &AppState, now: i64) -> i64 {
-    now + state.config.face_retention.as_secs() as i64
-}
-
 fn iso(t: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(t)
         .ok()
@@ -66,29 +62,17 @@ async fn register(
     a: &FaceAnalysis,
     replace: bool,
 ) -> Result<Option<idv_store::FaceRecord>, ServerError> {
-    let now = state.now();
-    let added = state
-        .store
-        .add_face_record(NewFaceRecord {
-            merchant_id: &caller.merchant.id,
-            group_code,
-            merchant_user_id: user,
-            registration_type,
-            embedding: a.embedding.as_slice(),
-            replace,
-            now,
-            retain_until: face_retain_until(state, now),
-        })
-        .await?;
-    match added {
-        AddFace::UserExists(_) => Ok(None),
-        AddFace::Added(r) => {
-            state.face_libraries.added(&r, a.embedding.as_slice()).await?;
-            let detail = json!({"kind": "face.registered", "group": group_code, "type": registration_type});
-            crate::audit::audit_key(state, caller, "face.registered", &r.face_id, detail).await;
-            Ok(Some(r))
-        }
-    }
+    crate::face_library::register(
+        state,
+        &caller.merchant.id,
+        &caller.access_key_id,
+        group_code,
+        user,
+        registration_type,
+        a.embedding.as_slice(),
+        replace,
+    )
+    .await
 }
 
 pub async fn add_record(
@@ -178,7 +162,7 @@ pub async fn delete_record(
         // Another merchant's record and a missing one answer alike.
         None => Err(ApiError::invalid("Id", "no such face record").into()),
         Some(r) => {
-            state.face_libraries.removed(std::slice::from_ref(&r)).await?;
+            state.face_libraries.removed(state, &caller.merchant.id, std::slice::from_ref(&r)).await?;
             crate::audit::audit_key(state, caller, "face.deleted", &r.face_id, json!({"kind": "face.deleted"})).await;
             data(1)
         }
@@ -192,7 +176,7 @@ pub async fn delete_record_v2(
 ) -> Result<Success, ServerError> {
     let (group, user) = fl::delete_face_record_v2(params)?;
     let gone = state.store.delete_user_faces(&caller.merchant.id, group.as_deref(), &user).await?;
-    state.face_libraries.removed(&gone).await?;
+    state.face_libraries.removed(state, &caller.merchant.id, &gone).await?;
     for r in &gone {
         crate::audit::audit_key(state, caller, "face.deleted", &r.face_id, json!({"kind": "face.deleted"})).await;
     }
@@ -265,7 +249,6 @@ pub async fn delete_group(
     data(1)
 }
 
-/// The faces of the named groups that match `a` at the threshold, best first (at most 20 per group).
 async fn search(
     state: &AppState,
     caller: &Caller,
@@ -273,31 +256,7 @@ async fn search(
     a: &FaceAnalysis,
     threshold: f32,
 ) -> Result<Vec<DuplicateFace>, ServerError> {
-    let decision_cosine = state.engines.face().config().decision_cosine;
-    let mut found = Vec::new();
-    for code in groups {
-        // An unknown group holds no one: searching it finds nothing (it is not created by a search).
-        let Some(group) = state.store.face_group(&caller.merchant.id, code, None).await? else { continue };
-        let ix = state.face_libraries.index(state, &group).await?;
-        let hits = ix.read().map_err(|_| ServerError::internal("face index lock poisoned"))?.search(
-            a.embedding.as_slice(),
-            20,
-            0.0,
-        );
-        for (hit, face) in hits {
-            let score = comparison_score(hit.cosine, decision_cosine);
-            if score >= threshold {
-                found.push(DuplicateFace {
-                    face_group_code: face.group_code,
-                    face_id: face.face_id,
-                    merchant_user_id: face.merchant_user_id,
-                    score: r2(score),
-                });
-            }
-        }
-    }
-    found.sort_by(|x, y| y.score.total_cmp(&x.score));
-    Ok(found)
+    crate::face_library::search(state, &caller.merchant.id, groups, a.embedding.as_slice(), threshold).await
 }
 
 /// FaceVerifyIntl (`duplication` false) and FaceDuplicationCheckIntl (true).

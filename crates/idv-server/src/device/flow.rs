@@ -294,6 +294,7 @@ pub(super) async fn round(
     }
     let capture = Capture {
         transaction_id: &call.tx.id,
+        merchant_id: &call.tx.merchant_id,
         options: &options,
         step,
         frames,
@@ -317,6 +318,7 @@ pub(super) async fn round(
         }
     };
     let mut detail = measured.detail;
+    let selfie_embedding = measured.selfie_embedding;
     let this_round = fs.flow.round();
     let next = fs.flow.accept(&options.policy(), measured.outcome).map_err(DeviceError::internal)?;
     let (response, outcome, finish) = match next {
@@ -395,6 +397,30 @@ pub(super) async fn round(
         )
         .await;
         crate::callbacks::wake(&state);
+        // AutoRegistration: a face that passed (so it is live and not another user's) joins the register group.
+        if let (true, Some(fl), Some(embedding)) = (verdict.passed, &options.face_library, &selfie_embedding)
+            && fl.auto_registration
+            && let Some(group) = &fl.register_group
+        {
+            let registered = crate::face_library::register(
+                &state,
+                &call.tx.merchant_id,
+                "device",
+                group,
+                &options.merchant_user_id,
+                "AUTO",
+                embedding,
+                fl.update_if_exists,
+            )
+            .await;
+            match registered {
+                Ok(r) => {
+                    tracing::info!(transaction_id = %call.tx.id, registered = r.is_some(), "face library registration")
+                }
+                // The verdict is saved and stands; the merchant can register with AddFaceRecord.
+                Err(e) => tracing::error!(transaction_id = %call.tx.id, error = %e, "face library registration failed"),
+            }
+        }
     }
     Ok(Json(response))
 }

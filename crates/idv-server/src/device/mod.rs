@@ -177,20 +177,32 @@ pub(crate) fn json(status: StatusCode, value: &impl serde::Serialize) -> Respons
 /// the buckets are bounded by real transactions, not by what an attacker sends).
 pub(crate) struct Limiters {
     per_address: RateLimiter<IpAddr>,
-    per_transaction: RateLimiter,
+    per_transaction: crate::ratelimit::IssuedLimiter,
 }
 
 impl Limiters {
     pub(crate) fn new(c: &crate::ServerConfig) -> Limiters {
         Limiters {
             per_address: RateLimiter::bounded(c.device_rate_per_address, c.device_burst_per_address, MAX_ADDRESSES),
-            per_transaction: RateLimiter::new(c.device_rate_per_transaction, c.device_burst_per_transaction),
+            per_transaction: crate::ratelimit::IssuedLimiter::new(
+                c.shared_limits,
+                "tx:",
+                c.device_rate_per_transaction,
+                c.device_burst_per_transaction,
+            ),
         }
     }
 
-    pub(crate) fn prune(&self) {
+    pub(crate) fn prune_local(&self) {
         self.per_address.prune();
-        self.per_transaction.prune();
+    }
+
+    pub(crate) async fn prune_issued(
+        &self,
+        store: &dyn idv_store::Store,
+        now_ms: i64,
+    ) -> Result<(), idv_store::StoreError> {
+        self.per_transaction.prune(store, now_ms).await
     }
 }
 
@@ -268,7 +280,9 @@ impl FromRequest<Arc<AppState>> for DeviceCall {
         state
             .device_limits
             .per_transaction
-            .check(cfg.tid.clone(), Instant::now())
+            .check(&*state.store, &cfg.tid, state.now_ms())
+            .await
+            .map_err(DeviceError::internal)?
             .map_err(|wait| DeviceError::throttled("for this transaction", wait))?;
         let limit = state.config.max_body_bytes;
         let body = http_body_util::Limited::new(body, limit)

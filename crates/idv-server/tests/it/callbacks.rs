@@ -4,7 +4,6 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use idv_store::Store;
 use tokio::io::AsyncWriteExt;
 
 use crate::helpers::{Device, META_ANDROID, Server, init_params, map, start_with};

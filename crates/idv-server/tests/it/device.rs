@@ -1,7 +1,7 @@
 //! The device protocol: binding to one device, ordering and replays, cancel and idle devices, a restart mid-flow,
 //! the liveness models' challenges, and frames replayed across transactions.
 
-use idv_store::{Store, TxState};
+use idv_store::TxState;
 use serde_json::Value;
 
 use crate::helpers::{

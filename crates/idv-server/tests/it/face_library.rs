@@ -4,7 +4,10 @@
 
 use serde_json::Value;
 
-use crate::helpers::{Merchant, Reply, Server, call_signed, face_b64, map, nonce, repo_root, start};
+use crate::helpers::{
+    Device, META_ANDROID, Merchant, Reply, Server, call_signed, face_b64, init_params, live_frames, map, nonce,
+    repo_root, start,
+};
 
 fn real_b64(name: &str) -> String {
     let path = repo_root().join("../shared/realdata/faces").join(name);
@@ -158,5 +161,71 @@ async fn five_people_registered_a_new_photo_is_found_a_stranger_is_not_and_merch
     assert_eq!(gone.json["Data"], 1, "{}", gone.json);
     let r = duplicate_check(&s, &m, "new-user", &real_b64("john_simm07.jpg"), &[]).await;
     assert_eq!(r.json["Result"]["SubCode"], "200", "{}", r.json);
+    s.stop().await;
+}
+
+/// One FACE_LIVENESS transaction for `user` with `extra` Initialize parameters, the live head of `portrait`
+/// answering the issued challenge; returns CheckResult's Result.
+async fn live_transaction(
+    s: &Server,
+    m: &Merchant,
+    user: &str,
+    portrait: &str,
+    extra: &[(&str, &str)],
+    seed: u64,
+) -> Value {
+    let mut params: Vec<(&str, &str)> =
+        init_params("FACE_LIVENESS", META_ANDROID).into_iter().filter(|(k, _)| *k != "MerchantUserId").collect();
+    params.push(("MerchantUserId", user));
+    params.extend_from_slice(extra);
+    let (mut dev, tid) = Device::initialized(s, m, &params, &map(&[])).await;
+    let next = dev.start().await["next"].clone();
+    let frames = live_frames(portrait, &next["challenge"], seed);
+    let body = serde_json::json!({"round": next["round"], "nonce": next["nonce"], "step": "FACE", "frames": frames});
+    let (st, answer) = dev.post("round", &body).await;
+    assert_eq!((st, answer["outcome"].as_str()), (200, Some("done")), "{answer}");
+    let c = call(s, m, "CheckResult", &[("MerchantBizId", "biz0001"), ("TransactionId", &tid)], &[]).await;
+    c.json["Result"].clone()
+}
+
+/// Initialize's face-library options: the device flow's live face is searched in the merchant's groups; another
+/// user's face there fails the verdict with SubCode 211 and names the match; a passing face joins the register
+/// group with AutoRegistration, and then is found as a duplicate itself.
+#[tokio::test]
+async fn the_device_flow_finds_duplicates_and_registers_passing_faces() {
+    let s = start().await;
+    let m = s.merchant("A").await;
+    let r = add(&s, &m, "members", "first", &face_b64("astronaut.png")).await;
+    assert_eq!(r.json["Result"]["Passed"], "Y", "{}", r.json);
+
+    let search = [("FaceGroupCodes", "members")];
+    let res = live_transaction(&s, &m, "second", "astronaut.png", &search, 61).await;
+    assert_eq!((res["Passed"].as_str(), res["SubCode"].as_str()), (Some("N"), Some("211")), "{res}");
+    let face: Value = serde_json::from_str(res["ExtFaceInfo"].as_str().unwrap()).unwrap();
+    assert_eq!(face["duplicateFace"][0]["merchantUserId"], "first", "{face}");
+    // The registered user herself is not her own duplicate.
+    let res = live_transaction(&s, &m, "first", "astronaut.png", &search, 62).await;
+    assert_eq!(res["SubCode"], "200", "{res}");
+
+    // Someone new passes and, with AutoRegistration, joins the group ...
+    let register = [("FaceGroupCodes", "members"), ("FaceRegisterGroupCode", "members"), ("AutoRegistration", "1")];
+    let res = live_transaction(&s, &m, "third", "biden.jpg", &register, 63).await;
+    assert_eq!(res["SubCode"], "200", "{res}");
+    let q = [("FaceGroupCode", "members"), ("MerchantUserId", "third"), ("CurrentPage", "1"), ("PageSize", "10")];
+    let rec = call(&s, &m, "QueryFaceRecord", &q, &[]).await;
+    assert_eq!(
+        (rec.json["TotalCount"].as_i64(), rec.json["Items"][0]["RegistrationType"].as_str()),
+        (Some(1), Some("AUTO")),
+        "{}",
+        rec.json
+    );
+    // ... so the same face under a fourth account is a duplicate of the third.
+    let res = live_transaction(&s, &m, "fourth", "biden.jpg", &search, 64).await;
+    assert_eq!(res["SubCode"], "211", "{res}");
+    // A product without a face step cannot ask for a search.
+    let mut p = init_params("ID_OCR", META_ANDROID);
+    p.push(("FaceGroupCodes", "members"));
+    let r = call_signed(&s, &m, "Initialize", &map(&p), &map(&[]), &nonce()).await;
+    assert!(r.json["Message"].as_str().unwrap_or_default().contains("FaceGroupCodes"), "{}", r.json);
     s.stop().await;
 }

@@ -10,6 +10,14 @@ use idv_crypto::Key;
 use idv_protocol::ClientConfig;
 use idv_server::{AppState, ServerConfig};
 use idv_store::{SqliteStore, Store};
+
+/// Which backend the servers of this run use: SQLite (the default) or PostgreSQL (`IDV_TEST_BACKEND=postgres`,
+/// a fresh database per server on the test cluster, blobs and key epochs in the server's directory as with
+/// SQLite). The tests are the same; the few that open the SQLite file itself are skipped by name in that run
+/// (`scripts/test.sh`).
+pub(crate) fn postgres() -> bool {
+    std::env::var("IDV_TEST_BACKEND").is_ok_and(|b| b == "postgres")
+}
 use serde_json::Value;
 
 pub(crate) const META_ANDROID: &str =
@@ -24,7 +32,7 @@ pub(crate) const METRICS_TOKEN: &str = "test-metrics-token-0123456789";
 
 pub(crate) struct Server {
     pub(crate) addr: SocketAddr,
-    pub(crate) store: Arc<SqliteStore>,
+    pub(crate) store: Arc<dyn Store>,
     pub(crate) key: Key,
     _dir: tempfile::TempDir,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
@@ -58,12 +66,28 @@ pub(crate) async fn start_with_key_epochs(
 ) -> Server {
     let (key, _) = idv_store::load_master_key(dir.path(), None).unwrap();
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let store = Arc::new(SqliteStore::open_with_key_epochs(dir.path(), &key, now, key_epoch_s).await.unwrap());
+    let store: Arc<dyn Store> = if postgres() {
+        // A restart on the same directory is a restart on the same database.
+        let remembered = dir.path().join("postgres.url");
+        let url = match std::fs::read_to_string(&remembered) {
+            Ok(u) => u,
+            Err(_) => {
+                let u = idv_store::contract::fresh_postgres_database().await;
+                std::fs::write(&remembered, &u).unwrap();
+                u
+            }
+        };
+        let blobs = idv_store::BlobLocation::Dir(dir.path().to_path_buf());
+        Arc::new(idv_store::PgStore::open(&url, blobs, &key, now, key_epoch_s, 8).await.unwrap())
+    } else {
+        Arc::new(SqliteStore::open_with_key_epochs(dir.path(), &key, now, key_epoch_s).await.unwrap())
+    };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let mut config = ServerConfig::for_address(addr);
     // The tests' devices send frames read from files (`capture.source = "file"`); a `tune` may switch it off.
     config.test_mode = true;
+    config.shared_limits = postgres();
     tune(&mut config);
     config.validate().unwrap();
     let state = AppState::new(store.clone(), &key, config, engines());

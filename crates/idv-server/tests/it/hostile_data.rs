@@ -3,7 +3,6 @@
 
 use std::path::Path;
 
-use idv_store::Store;
 use serde_json::Value;
 
 use crate::helpers::{

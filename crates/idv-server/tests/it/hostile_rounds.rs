@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use idv_store::{NewTransaction, Store, TxState};
+use idv_store::{NewTransaction, TxState};
 use serde_json::Value;
 use zeroize::Zeroizing;
 

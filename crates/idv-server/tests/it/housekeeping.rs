@@ -1,7 +1,7 @@
 //! Housekeeping: transactions that outlive their expiry.
 
 use idv_api::SubCode;
-use idv_store::{NewTransaction, Store, TxState};
+use idv_store::{NewTransaction, TxState};
 use zeroize::Zeroizing;
 
 use crate::helpers::{call, start};

@@ -4,6 +4,7 @@
 mod audit;
 mod callbacks;
 mod challenges;
+mod console;
 mod device;
 mod doc;
 mod ekyc;

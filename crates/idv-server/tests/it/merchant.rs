@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use idv_api::sign::{sign_acs3, sign_rpc_v1};
 use idv_api::{ImageKind, SubCode};
 use idv_protocol::{ClientConfig, Product, Step};
-use idv_store::{RoundUpdate, Store, TxState};
+use idv_store::{RoundUpdate, TxState};
 use serde_json::Value;
 
 use crate::helpers::{
@@ -119,9 +119,10 @@ async fn initialize_validates_parameters_and_names_them() {
         ([init_params("eKYC", META_ANDROID), vec![("IdSpoof", "Y")]].concat(), "InvalidParameter", "anti-spoofing"),
         ([init_params("eKYC", META_ANDROID), vec![("UseNFC", "Y")]].concat(), "InvalidParameter", "NFC"),
         (
-            [init_params("eKYC", META_ANDROID), vec![("FaceGroupCodes", "members")]].concat(),
-            "InvalidParameter",
-            "FaceDuplicationCheckIntl",
+            [init_params("eKYC", META_ANDROID), vec![("AutoRegistration", "1"), ("FaceGroupCodes", "members")]]
+                .concat(),
+            "MissingParameter",
+            "FaceRegisterGroupCode",
         ),
         ([init_params("eKYC", META_ANDROID), vec![("Crop", "yes")]].concat(), "InvalidParameter", "Crop"),
         (
@@ -222,6 +223,7 @@ async fn check_result_is_scoped_and_renders_verdicts() {
         },
     }));
     evidence.record(idv_flow::StepEvidence::Face(idv_flow::FaceEvidence {
+        duplicates: Vec::new(),
         image: idv_flow::BlobId(face),
         selfie: None,
         comparison: idv_flow::Comparison::Compared { score: 31.5, cosine: 0.1, matched: false },

@@ -44,8 +44,18 @@ checks!(
     shredding_keeps_frame_digests,
     a_shredded_open_transaction_can_still_be_closed,
     ping_answers,
+    rate_tokens_are_taken_refused_refilled_and_refunded,
+    concurrent_takers_never_share_a_token,
+    idle_rate_buckets_are_purged_by_prefix,
+    a_lease_is_held_by_one_holder_until_it_ends,
+    a_face_groups_version_counts_every_change,
     audit_appends_take_increasing_seqs_in_a_verified_chain,
     audit_entries_are_not_modified_by_later_appends,
+    console_users_are_unique_and_sessions_expire,
+    console_login_failures_are_counted_per_key,
+    the_console_index_filters_one_merchants_transactions,
+    a_reviewed_callback_is_due_again,
+    the_console_summary_counts_days_failures_and_rounds,
 );
 
 /// The checks tolerate each other's rows and their own from an earlier run, so a backend can run the suite

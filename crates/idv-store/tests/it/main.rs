@@ -7,6 +7,7 @@ mod datadir;
 mod faces;
 mod merchant_binding;
 mod migrations;
+mod postgres;
 mod sealed;
 
 use idv_crypto::Key;

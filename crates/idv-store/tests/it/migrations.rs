@@ -33,7 +33,9 @@ async fn a_fresh_directory_gets_every_migration_once_at_the_callers_time() {
             (6, 5_000),
             (7, 5_000),
             (8, 5_000),
-            (9, 5_000)
+            (9, 5_000),
+            (10, 5_000),
+            (11, 5_000),
         ]
     );
 
@@ -49,7 +51,9 @@ async fn a_fresh_directory_gets_every_migration_once_at_the_callers_time() {
             (6, 5_000),
             (7, 5_000),
             (8, 5_000),
-            (9, 5_000)
+            (9, 5_000),
+            (10, 5_000),
+            (11, 5_000),
         ],
         "nothing is applied twice"
     );
@@ -72,7 +76,9 @@ async fn stores_opening_a_fresh_directory_at_once_apply_each_migration_once() {
             (6, 7_000),
             (7, 7_000),
             (8, 7_000),
-            (9, 7_000)
+            (9, 7_000),
+            (10, 7_000),
+            (11, 7_000),
         ]
     );
 }

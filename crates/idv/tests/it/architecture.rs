@@ -72,6 +72,14 @@ fn store_knows_no_http_api_flow_or_engine() {
 }
 
 #[test]
+fn the_s3_backend_moves_bytes_only() {
+    // It implements a trait of idv-store (and so links it); what it must not reach is the rest of the system.
+    let mut forbidden = vec!["axum", "idv-api", "idv-protocol", "idv-flow", "idv-server"];
+    forbidden.extend(ENGINES);
+    graph().check("idv-s3 knows no HTTP server, API, flow or engine", &["idv-s3"], &forbidden);
+}
+
+#[test]
 fn wire_crates_have_no_server_storage_runtime_or_images() {
     graph().check(
         "idv-api and idv-protocol have no HTTP server, SQL, async runtime or images",

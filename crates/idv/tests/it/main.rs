@@ -9,6 +9,7 @@
 //! - `app_flow_cli`: the contracts of `idv device` and `idv merchant-demo` as processes.
 //! - `whole_flow`: server, merchant demo and phone simulator together.
 //! - `web_flow`: the hosted capture page in headless Chromium (needs `chromium`, `chromium-driver`).
+//! - `console_flow`: the merchant console in headless Chromium, CheckResult after a review through the Python SDK.
 //! - `mobile_flow`: the mobile SDK's library through its generated Python bindings, frames pushed as an app does.
 //! - `server_actions`: EkycVerify, FaceCrossCompareIntl, KeepaliveIntl and the V2 variants through the official
 //!   Python SDK, with real photos.
@@ -20,11 +21,13 @@ mod architecture;
 mod audit_cli;
 mod callbacks_cli;
 mod common;
+mod console_flow;
 mod engine_cli;
 mod face_library_sdk;
 mod interop;
 mod logs;
 mod mobile_flow;
+mod scale_out;
 mod server_actions;
 mod web_flow;
 mod whole_flow;
