@@ -123,7 +123,9 @@ pub async fn serve(
     state: Arc<AppState>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let sweeper = tokio::spawn(housekeeping(state.clone()));
+    // Instances sharing a database take turns at housekeeping under one lease; this one's name for itself.
+    let holder = idv_crypto::random_hex(8);
+    let sweeper = tokio::spawn(housekeeping(state.clone(), holder.clone()));
     let callbacks = tokio::spawn(callbacks::run(state.clone()));
     let c = &state.config;
     let limits = transport::ConnLimits {
@@ -132,20 +134,25 @@ pub async fn serve(
         idle_timeout: c.idle_timeout,
         max_connections: c.max_connections,
     };
-    let app = router(state);
+    let app = router(state.clone());
     let result = transport::run(listener, app, limits, shutdown).await;
     sweeper.abort();
     callbacks.abort();
+    // A drained instance hands housekeeping over now rather than when its lease runs out (two intervals later):
+    // a restart, or the instance that stays, sweeps at its next tick.
+    let _ = sweeper.await;
+    if let Err(e) = state.store.release_lease("housekeeping", &holder).await {
+        tracing::warn!(error = %e, "housekeeping lease not released; it ends by itself");
+    }
     result
 }
 
 /// Purges expired nonces, frame digests and capture fingerprints and closes transactions whose time ran out, so their verdict exists even if the merchant
 /// never asks (callbacks and retention depend on it).
-async fn housekeeping(state: Arc<AppState>) {
+async fn housekeeping(state: Arc<AppState>, holder: String) {
     let mut tick = tokio::time::interval(state.config.sweep_interval);
     // Instances sharing a database take turns: the sweep runs where the lease is held, renewed each pass and
-    // lost two intervals after its holder stops (crashed or drained), so another instance takes over.
-    let holder = idv_crypto::random_hex(8);
+    // lost two intervals after its holder stops renewing (crashed; a drained one releases it), so another takes over.
     let lease_s = (state.config.sweep_interval.as_secs() as i64).max(1) * 2 + 1;
     loop {
         tick.tick().await;

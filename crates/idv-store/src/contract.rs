@@ -1261,9 +1261,14 @@ pub async fn a_lease_is_held_by_one_holder_until_it_ends(store: &dyn Store) {
         store.try_lease(&name, "y", 500, 600),
         store.try_lease(&name, "z", 500, 600)
     );
-    let won = [x, y, z].into_iter().filter(|r| *r.as_ref().unwrap()).count();
-    assert_eq!(won, 1, "of concurrent takers exactly one wins");
+    let winners: Vec<&str> =
+        [("x", x), ("y", y), ("z", z)].into_iter().filter(|(_, r)| *r.as_ref().unwrap()).map(|(h, _)| h).collect();
+    assert_eq!(winners.len(), 1, "of concurrent takers exactly one wins");
     assert!(matches!(store.try_lease(&name, "x", 700, 700).await, Err(StoreError::InvalidInput(_))));
+    store.release_lease(&name, "nobody").await.unwrap();
+    assert!(!store.try_lease(&name, "w", 550, 650).await.unwrap(), "released by a non-holder: still held");
+    store.release_lease(&name, winners[0]).await.unwrap();
+    assert!(store.try_lease(&name, "w", 550, 650).await.unwrap(), "released by its holder: free before its end");
 }
 
 pub async fn a_face_groups_version_counts_every_change(store: &dyn Store) {

@@ -356,6 +356,9 @@ pub trait Store: Send + Sync + 'static {
     /// Takes, or renews, the lease `name` for `holder` until `until`; `false` while another holder's lease runs.
     /// A holder that stops renewing loses it at `until`.
     async fn try_lease(&self, name: &str, holder: &str, now: i64, until: i64) -> Result<bool>;
+    /// Gives up the lease `name` if `holder` holds it (an instance that drains), so another takes it at once
+    /// instead of at its end; another holder's lease is left alone.
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<()>;
 
     /// Cheap liveness check of the backing database, for /healthz.
     async fn ping(&self) -> Result<()>;

@@ -1696,6 +1696,15 @@ impl Store for PgStore {
         Ok(r.rows_affected() == 1)
     }
 
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<()> {
+        sqlx::query("DELETE FROM leases WHERE name = $1 AND holder = $2")
+            .bind(name)
+            .bind(holder)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     async fn face_group(&self, merchant_id: &str, code: &str, create_at: Option<i64>) -> Result<Option<FaceGroup>> {
         self.face_group_impl(merchant_id, code, create_at).await
     }

@@ -2,7 +2,7 @@
 
 use idv_store::{AuditEntry, Store, verify_chain};
 
-use crate::helpers::{Device, call, call_signed, face_b64, live_frames, map, nonce, start};
+use crate::helpers::{Device, call, call_signed, face_b64, genuine_face_round, map, nonce, start};
 
 async fn entries(store: &dyn Store) -> Vec<AuditEntry> {
     store.audit_entries(0, 10_000).await.unwrap()
@@ -70,9 +70,7 @@ async fn a_round_that_ends_the_flow_is_logged_with_the_verdict_in_brief() {
     let m = s.merchant("A").await;
     let (mut dev, tid) = Device::for_new_transaction(&s, &m, "FACE_LIVENESS").await;
     let next = dev.start().await["next"].clone();
-    let frames = live_frames("obama.jpg", &next["challenge"], 9);
-    let body = serde_json::json!({"round": next["round"], "nonce": next["nonce"], "step": "FACE", "frames": frames});
-    let (st, done) = dev.post("round", &body).await;
+    let (st, done) = genuine_face_round(&dev, &next, "obama.jpg", 9, serde_json::json!({})).await;
     assert_eq!((st, done["outcome"].as_str()), (200, Some("done")), "{done}");
     let all = entries(&*s.store).await;
     assert_eq!(verify_chain(&all), Ok(all.len()));

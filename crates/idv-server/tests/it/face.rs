@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use crate::helpers::{
-    Device, META_ANDROID, Merchant, Reply, Server, assert_error, call, call_signed, face_b64, init_params, live_frames,
-    map, no_face_b64, nonce, start,
+    Device, META_ANDROID, Merchant, Reply, Server, assert_error, call, call_signed, face_b64, genuine_face_round,
+    init_params, map, no_face_b64, nonce, start,
 };
 
 #[tokio::test]
@@ -105,10 +105,8 @@ async fn face_liveness_against_a_merchant_reference_face() {
         let body = map(&[("FacePictureBase64", face_b64(reference).as_str())]);
         let (mut dev, tid) = Device::initialized(&s, &m, &init_params("FACE_LIVENESS", META_ANDROID), &body).await;
         let next = dev.start().await["next"].clone();
-        let frames = live_frames("astronaut.png", &next["challenge"], u64::from(passed == "Y"));
-        let body =
-            serde_json::json!({"round": next["round"], "nonce": next["nonce"], "step": "FACE", "frames": frames});
-        let (st, done) = dev.post("round", &body).await;
+        let seed = u64::from(passed == "Y");
+        let (st, done) = genuine_face_round(&dev, &next, "astronaut.png", seed, serde_json::json!({})).await;
         assert_eq!((st, done["outcome"].as_str()), (200, Some("done")), "{done}");
         let c = call(&s, &m, "CheckResult", &[("MerchantBizId", "biz0001"), ("TransactionId", &tid)]).await;
         assert_eq!(

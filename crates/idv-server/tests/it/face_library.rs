@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use crate::helpers::{
-    Device, META_ANDROID, Merchant, Reply, Server, call_signed, face_b64, init_params, live_frames, map, nonce,
+    Device, META_ANDROID, Merchant, Reply, Server, call_signed, face_b64, genuine_face_round, init_params, map, nonce,
     repo_root, start,
 };
 
@@ -180,9 +180,7 @@ async fn live_transaction(
     params.extend_from_slice(extra);
     let (mut dev, tid) = Device::initialized(s, m, &params, &map(&[])).await;
     let next = dev.start().await["next"].clone();
-    let frames = live_frames(portrait, &next["challenge"], seed);
-    let body = serde_json::json!({"round": next["round"], "nonce": next["nonce"], "step": "FACE", "frames": frames});
-    let (st, answer) = dev.post("round", &body).await;
+    let (st, answer) = genuine_face_round(&dev, &next, portrait, seed, serde_json::json!({})).await;
     assert_eq!((st, answer["outcome"].as_str()), (200, Some("done")), "{answer}");
     let c = call(s, m, "CheckResult", &[("MerchantBizId", "biz0001"), ("TransactionId", &tid)], &[]).await;
     c.json["Result"].clone()

@@ -333,6 +333,36 @@ pub(crate) fn live_frames(portrait: &str, challenge: &Value, seed: u64) -> Vec<V
         .collect()
 }
 
+/// A genuine user's face round for `next` (the synthetic user `portrait`, `seed`), with `extra` merged into the
+/// body, and the retakes the server offers when it saw no action where one was asked, each answered with fresh
+/// frames for its new challenge, as a person would. The challenge is drawn at random per round, and the engine
+/// misses an action in about one genuine round in forty (the liveness evaluation measures that rate, not these
+/// tests): tests of something other than that rate must not fail by that draw. Returns the last answer.
+pub(crate) async fn genuine_face_round(
+    dev: &Device,
+    next: &Value,
+    portrait: &str,
+    seed: u64,
+    extra: Value,
+) -> (u16, Value) {
+    let mut next = next.clone();
+    for attempt in 0.. {
+        let frames = live_frames(portrait, &next["challenge"], seed + attempt);
+        let mut body =
+            serde_json::json!({"round": next["round"], "nonce": next["nonce"], "step": "FACE", "frames": frames});
+        if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+            b.extend(e.clone());
+        }
+        let (st, answer) = dev.post("round", &body).await;
+        let missed = answer["outcome"] == "retake" && answer["reason_code"] == "LIVENESS_ACTION_MISSING";
+        if st != 200 || !missed || attempt == 2 {
+            return (st, answer);
+        }
+        next = answer["next"].clone();
+    }
+    unreachable!()
+}
+
 /// The head of one HTTP request read from `conn` (a GET has no body: the head ends it), bounded so a stuck client
 /// cannot hold a test.
 pub(crate) async fn read_request_head(conn: &mut tokio::net::TcpStream) -> String {

@@ -6,7 +6,8 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::helpers::{
-    Device, META_ANDROID, Merchant, Server, call, init_params, live_frames, map, repo_root, round_body, start_with,
+    Device, META_ANDROID, Merchant, Server, call, genuine_face_round, init_params, map, repo_root, round_body,
+    start_with,
 };
 
 /// The front and back of one synthetic TD1 card (clean pictures) of the identity generated from `seed`, with the
@@ -57,9 +58,7 @@ async fn ekyc_td1(s: &Server, m: &Merchant, front: &str, back: &str, portrait: &
         next = answer["next"].clone();
     }
     assert_eq!(next["step"], "FACE");
-    let frames = live_frames(portrait, &next["challenge"], seed);
-    let body = serde_json::json!({"round": next["round"], "nonce": next["nonce"], "step": "FACE", "frames": frames});
-    let (st, done) = dev.post("round", &body).await;
+    let (st, done) = genuine_face_round(&dev, &next, portrait, seed, serde_json::json!({})).await;
     assert_eq!((st, done["outcome"].as_str()), (200, Some("done")), "{done}");
     tid
 }
@@ -106,9 +105,7 @@ async fn a_missing_image_file_is_named_not_an_internal_error() {
     let m = s.merchant("A").await;
     let (mut dev, tid) = Device::for_new_transaction(&s, &m, "FACE_LIVENESS").await;
     let next = dev.start().await["next"].clone();
-    let frames = live_frames("obama.jpg", &next["challenge"], 31);
-    let body = serde_json::json!({"round": next["round"], "nonce": next["nonce"], "step": "FACE", "frames": frames});
-    let (st, done) = dev.post("round", &body).await;
+    let (st, done) = genuine_face_round(&dev, &next, "obama.jpg", 31, serde_json::json!({})).await;
     assert_eq!((st, done["outcome"].as_str()), (200, Some("done")), "{done}");
     let (before, _, face, info) = check_result(&s, &m, &tid, "Y").await;
     assert!(face["faceImg"].as_str().is_some_and(|i| !i.is_empty()), "the image is returned while it exists");

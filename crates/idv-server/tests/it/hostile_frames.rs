@@ -9,7 +9,8 @@ use idv_flow::RetakeReason;
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    Device, META_ANDROID, call, face_b64, init_params, live_frames, map, no_face_b64, round_body, start, start_with,
+    Device, META_ANDROID, call, face_b64, genuine_face_round, init_params, live_frames, map, no_face_b64, round_body,
+    start, start_with,
 };
 
 /// Set in the child process that runs the bomb round alone (see [`bomb_round_stays_within_a_memory_budget`]).
@@ -134,10 +135,7 @@ async fn bomb_round_child() {
 
     // The server still verifies a genuine capture, in the same transaction, with the new challenge.
     let next = v["next"].clone();
-    let frames = live_frames("astronaut.png", &next["challenge"], 1);
-    let body = json!({"round": next["round"], "nonce": next["nonce"], "step": "FACE", "frames": frames,
-                      "capture": {"source": "file"}});
-    let (st, v) = dev.post("round", &body).await;
+    let (st, v) = genuine_face_round(&dev, &next, "astronaut.png", 1, json!({"capture": {"source": "file"}})).await;
     assert_eq!((st, &v), (200, &json!({"outcome": "done", "result_code": 1000})), "{v}");
     let c = call(&s, &m, "CheckResult", &[("MerchantBizId", "biz0001"), ("TransactionId", &tid)]).await;
     assert_eq!(c.json["Result"]["Passed"], "Y", "{}", c.json);
@@ -197,10 +195,7 @@ async fn liveness_checks_the_live_face_against_the_merchant_reference() {
     let body = map(&[("FacePictureBase64", face_b64("grace_hopper.jpg").as_str())]);
     let (mut dev, tid) = Device::initialized(&s, &m, &init_params("FACE_LIVENESS", META_ANDROID), &body).await;
     let next = dev.start().await["next"].clone();
-    let frames = live_frames("astronaut.png", &next["challenge"], 1);
-    let body = json!({"round": next["round"], "nonce": next["nonce"], "step": "FACE", "frames": frames,
-                      "capture": {"source": "file"}});
-    let (st, done) = dev.post("round", &body).await;
+    let (st, done) = genuine_face_round(&dev, &next, "astronaut.png", 1, json!({"capture": {"source": "file"}})).await;
     assert_eq!((st, done["outcome"].as_str()), (200, Some("done")), "{done}");
     let c = call(&s, &m, "CheckResult", &[("MerchantBizId", "biz0001"), ("TransactionId", &tid)]).await;
     assert_eq!(c.json["Result"]["Passed"], "N", "{}", c.json);

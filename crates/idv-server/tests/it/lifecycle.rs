@@ -7,15 +7,13 @@ use std::time::Duration;
 use idv_store::Store;
 use serde_json::Value;
 
-use crate::helpers::{Device, Merchant, Server, call, live_frames, start, start_with_key_epochs};
+use crate::helpers::{Device, Merchant, Server, call, genuine_face_round, start, start_with_key_epochs};
 
 /// A finished FACE_LIVENESS transaction of a live head (it stores the selfie); its id.
 async fn finished(s: &Server, m: &Merchant) -> String {
     let (mut dev, tid) = Device::for_new_transaction(s, m, "FACE_LIVENESS").await;
     let next = dev.start().await["next"].clone();
-    let frames = live_frames("astronaut.png", &next["challenge"], 7);
-    let body = serde_json::json!({"round": next["round"], "nonce": next["nonce"], "step": "FACE", "frames": frames});
-    let (st, done) = dev.post("round", &body).await;
+    let (st, done) = genuine_face_round(&dev, &next, "astronaut.png", 7, serde_json::json!({})).await;
     assert_eq!((st, done["outcome"].as_str()), (200, Some("done")), "{done}");
     tid
 }
@@ -128,21 +126,29 @@ async fn deleting_an_open_transaction_cancels_it_first() {
 #[tokio::test]
 async fn the_retention_sweep_deletes_everything_but_the_decision_including_in_old_copies() {
     let dir = tempfile::tempdir().unwrap();
+    // The first server sweeps once, at start, and then not for an hour: however slow the machine, the backup below
+    // is taken before any sweep could have reached the transaction.
     let s = start_with_key_epochs(dir, 1, |c| {
         c.retention = Duration::from_secs(2);
-        c.sweep_interval = Duration::from_millis(200);
+        c.sweep_interval = Duration::from_secs(3600);
     })
     .await;
     let a = s.merchant("A").await;
     let tid = finished(&s, &a).await;
     assert!(!blob_files(s.dir(), &tid).is_empty());
+    let dir = s.stop().await;
     // The backup, taken before the sweep: the database file with its log.
     let backup = tempfile::tempdir().unwrap();
     for f in ["idv.sqlite3", "idv.sqlite3-wal"] {
-        if s.dir().join(f).exists() {
-            std::fs::copy(s.dir().join(f), backup.path().join(f)).unwrap();
+        if dir.path().join(f).exists() {
+            std::fs::copy(dir.path().join(f), backup.path().join(f)).unwrap();
         }
     }
+    let s = start_with_key_epochs(dir, 1, |c| {
+        c.retention = Duration::from_secs(2);
+        c.sweep_interval = Duration::from_millis(200);
+    })
+    .await;
     let mut swept = false;
     for _ in 0..100 {
         tokio::time::sleep(Duration::from_millis(100)).await;
