@@ -335,9 +335,9 @@ pub(crate) fn live_frames(portrait: &str, challenge: &Value, seed: u64) -> Vec<V
 
 /// A genuine user's face round for `next` (the synthetic user `portrait`, `seed`), with `extra` merged into the
 /// body, and the retakes the server offers when it saw no action where one was asked, each answered with fresh
-/// frames for its new challenge, as a person would. The challenge is drawn at random per round, and the engine
-/// misses an action in about one genuine round in forty (the liveness evaluation measures that rate, not these
-/// tests): tests of something other than that rate must not fail by that draw. Returns the last answer.
+/// frames for its new challenge, as a person would. The challenge is drawn at random per round, and the synthetic
+/// user's shallowest blinks graze the engine's closing threshold (one round in forty sampled for one user): tests
+/// of something other than liveness accuracy must not fail by that draw. Returns the last answer.
 pub(crate) async fn genuine_face_round(
     dev: &Device,
     next: &Value,
