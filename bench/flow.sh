@@ -24,7 +24,10 @@ m="$("$idv" admin merchant create --data "$work/data" --name bench --json | pyth
 key="$("$idv" admin accesskey create --data "$work/data" --merchant "$m" --json)"
 ak="$(printf '%s' "$key" | python3 -c 'import json,sys; print(json.load(sys.stdin)["AccessKeyId"])')"
 sk="$(printf '%s' "$key" | python3 -c 'import json,sys; print(json.load(sys.stdin)["AccessKeySecret"])')"
-IDV_MERCHANT_AK_SECRET="$sk" "$idv" merchant-demo --listen 127.0.0.1:0 --idv-endpoint "$addr" --access-key-id "$ak" >"$work/m.out" 2>"$work/m.log" &
+# With the merchant's callback secret, as a real merchant runs it: a refused callback would be retried with
+# backoff, server work no real deployment does.
+cbsecret="$("$idv" admin merchant callback-secret --data "$work/data" --merchant "$m")"
+IDV_MERCHANT_AK_SECRET="$sk" IDV_MERCHANT_CALLBACK_SECRET="$cbsecret" "$idv" merchant-demo --listen 127.0.0.1:0 --idv-endpoint "$addr" --access-key-id "$ak" >"$work/m.out" 2>"$work/m.log" &
 for _ in $(seq 300); do [[ -s "$work/m.out" ]] && break; sleep 0.1; done
 merchant="http://$(head -n1 "$work/m.out")"
 doc="$("$idv" specimen --out "$work/docs" --kind td3 --seed 31 --set portrait=astronaut.png --distortion phone)"
@@ -39,6 +42,7 @@ fi
 rss_warm="$(awk '/VmRSS/ {print $2}' "/proc/$server/status")"
 before="$(ticks)"
 passed=0
+rss_trace=()
 for _ in $(seq "$n"); do
     out="$("$idv" device --merchant "$merchant" --doc-front "$doc" --face-portrait testdata/faces/astronaut.png --json 2>/dev/null)"
     if [[ "$out" == *'"passed":"Y"'* ]]; then
@@ -46,6 +50,7 @@ for _ in $(seq "$n"); do
     else
         echo "bench/flow.sh: a genuine flow did not pass: $out" >&2
     fi
+    rss_trace+=("$(awk '/VmRSS/ {print int($2 / 1024)}' "/proc/$server/status")")
 done
 after="$(ticks)"
 if [[ "$passed" == 0 ]]; then
@@ -54,6 +59,7 @@ if [[ "$passed" == 0 ]]; then
     exit 1
 fi
 rss="$(awk '/VmRSS/ {print $2}' "/proc/$server/status")"
+echo "resident MiB after each flow: ${rss_trace[*]}"
 python3 - "$before" "$after" "$hz" "$n" "$passed" "$rss" "$profile" "$rss_warm" <<'PY'
 import sys
 b, a, hz, n, ok, rss, prof, rss_warm = map(str, sys.argv[1:])

@@ -18,6 +18,7 @@ mod console;
 pub mod contract;
 mod datadir;
 mod faces;
+mod group_commit;
 pub mod keyring;
 mod model;
 #[cfg(feature = "postgres")]
@@ -35,6 +36,7 @@ pub use console::{
 };
 pub use datadir::{MasterKeySource, load_master_key, read_key_file as read_master_key_file};
 pub use faces::{FACE_EMBEDDING_DIM, MAX_FACE_PAGE, MAX_FACE_TEXT};
+pub use group_commit::GroupCommitStats;
 pub use model::*;
 #[cfg(feature = "postgres")]
 pub use postgres::{BlobLocation, DEFAULT_PG_POOL, PgStore};
@@ -55,6 +57,10 @@ pub enum StoreError {
     Config(String),
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
+    /// A write that did not become durable (its batch's commit failed, or the writer could not run it): it did
+    /// not happen.
+    #[error("the write was not committed: {0}")]
+    NotCommitted(String),
     /// The object store holding the blobs failed (unreachable, refused the credentials, ...).
     #[error("blob store error: {0}")]
     Blob(String),

@@ -13,6 +13,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use zeroize::Zeroizing;
 
 use crate::blobs::BlobDir;
+use crate::group_commit::{GroupCommit, GroupCommitStats};
 use crate::keyring::{self, KeyEpochs};
 use crate::{
     AccessKey, AuthKey, CallbackAttempt, CallbackDue, CallbackOutcome, CallbackRecord, Decision, DeviceSession,
@@ -54,6 +55,8 @@ pub struct SqliteStore {
     /// Seals the outbox's callback requests (they hold the merchant's callbackToken).
     kek_callback: Key,
     pub(crate) epochs: KeyEpochs,
+    /// The merchant API's hot writes, batched into shared commits (see [`crate::group_commit`]).
+    commits: GroupCommit,
 }
 
 /// Key epochs last a day unless the server asks otherwise: a deletion holds in old copies of the database at
@@ -162,6 +165,7 @@ impl SqliteStore {
         // WAL is a property of the file once the writer has set it; readers leave the journal mode alone.
         let reader = SqlitePoolOptions::new().max_connections(4).connect_with(opts).await?;
         let store = SqliteStore {
+            commits: GroupCommit::start(writer.clone()),
             writer,
             reader,
             blobs: BlobDir::open(dir.join("blobs"))?,
@@ -173,6 +177,11 @@ impl SqliteStore {
         store.migrate(now).await?;
         store.check_master_key(master).await?;
         Ok(store)
+    }
+
+    /// What the group committer has done so far (batches, writes, writes waiting).
+    pub fn group_commit_stats(&self) -> GroupCommitStats {
+        self.commits.stats()
     }
 
     async fn migrate(&self, now: i64) -> Result<()> {
@@ -497,18 +506,25 @@ impl Store for SqliteStore {
     }
 
     async fn consume_nonce(&self, access_key_id: &str, nonce: &str, now: i64, expires_at: i64) -> Result<bool> {
-        // An expired row for the same nonce may linger until the next purge; it must not block a new use.
-        let r = sqlx::query(
-            "INSERT INTO nonces (access_key_id, nonce, expires_at) VALUES (?, ?, ?) \
-             ON CONFLICT (access_key_id, nonce) DO UPDATE SET expires_at = excluded.expires_at WHERE nonces.expires_at <= ?",
-        )
-        .bind(access_key_id)
-        .bind(nonce)
-        .bind(expires_at)
-        .bind(now)
-        .execute(&self.writer)
-        .await?;
-        Ok(r.rows_affected() == 1)
+        let (access_key_id, nonce) = (access_key_id.to_owned(), nonce.to_owned());
+        self.commits
+            .write(move |conn| {
+                Box::pin(async move {
+                    // An expired row for the same nonce may linger until the next purge; it must not block a new use.
+                    let r = sqlx::query(
+                        "INSERT INTO nonces (access_key_id, nonce, expires_at) VALUES (?, ?, ?) \
+                         ON CONFLICT (access_key_id, nonce) DO UPDATE SET expires_at = excluded.expires_at WHERE nonces.expires_at <= ?",
+                    )
+                    .bind(access_key_id)
+                    .bind(nonce)
+                    .bind(expires_at)
+                    .bind(now)
+                    .execute(conn)
+                    .await?;
+                    Ok(r.rows_affected() == 1)
+                })
+            })
+            .await
     }
 
     async fn purge_expired_nonces(&self, now: i64) -> Result<u64> {
@@ -682,24 +698,34 @@ impl Store for SqliteStore {
     async fn create_transaction(&self, tx: NewTransaction) -> Result<()> {
         let dek = Key::random();
         let (epoch, epoch_key) = self.epochs.for_deadline(tx.retain_until)?;
-        sqlx::query(
-            "INSERT INTO transactions (id, merchant_id, merchant_biz_id, product, state, dek_wrapped, key_epoch, options_sealed, device_secret_sealed, created_at, updated_at, expires_at) \
-             VALUES (?, ?, ?, ?, 'initialized', ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&tx.id)
-        .bind(&tx.merchant_id)
-        .bind(&tx.merchant_biz_id)
-        .bind(&tx.product)
-        .bind(epoch_key.seal(dek.as_bytes(), &dek_context(&tx.id, &tx.merchant_id)))
-        .bind(&epoch)
-        .bind(dek.seal(&tx.options, &ctx("options", &tx.id)))
-        .bind(dek.seal(&tx.device_secret, &ctx("device", &tx.id)))
-        .bind(tx.created_at)
-        .bind(tx.created_at)
-        .bind(tx.expires_at)
-        .execute(&self.writer)
-        .await?;
-        Ok(())
+        // Sealed before queueing: the batch's connection is held only for the statement.
+        let dek_wrapped = epoch_key.seal(dek.as_bytes(), &dek_context(&tx.id, &tx.merchant_id));
+        let options = dek.seal(&tx.options, &ctx("options", &tx.id));
+        let device = dek.seal(&tx.device_secret, &ctx("device", &tx.id));
+        self.commits
+            .write(move |conn| {
+                Box::pin(async move {
+                    sqlx::query(
+                        "INSERT INTO transactions (id, merchant_id, merchant_biz_id, product, state, dek_wrapped, key_epoch, options_sealed, device_secret_sealed, created_at, updated_at, expires_at) \
+                         VALUES (?, ?, ?, ?, 'initialized', ?, ?, ?, ?, ?, ?, ?)",
+                    )
+                    .bind(&tx.id)
+                    .bind(&tx.merchant_id)
+                    .bind(&tx.merchant_biz_id)
+                    .bind(&tx.product)
+                    .bind(dek_wrapped)
+                    .bind(epoch)
+                    .bind(options)
+                    .bind(device)
+                    .bind(tx.created_at)
+                    .bind(tx.created_at)
+                    .bind(tx.expires_at)
+                    .execute(conn)
+                    .await?;
+                    Ok(())
+                })
+            })
+            .await
     }
 
     async fn get_transaction(&self, merchant_id: &str, id: &str) -> Result<Option<Transaction>> {
@@ -1232,34 +1258,51 @@ impl Store for SqliteStore {
 
     // Audit log.
     async fn append_audit(&self, e: NewAuditEntry<'_>) -> Result<i64> {
-        // BEGIN IMMEDIATE takes the write lock before reading the last entry, so no other writer (another process
-        // included) can take the same seq or chain to the same hash.
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let last: Option<(i64, Vec<u8>)> = sqlx::query_as("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
-            .fetch_optional(&mut *tx)
-            .await?;
-        let (seq, prev) = match last {
-            Some((seq, hash)) => (seq + 1, hash32(hash, seq)?),
-            None => (1, crate::AUDIT_GENESIS),
-        };
-        let hash = audit_hash(&prev, seq, &e);
-        sqlx::query(
-            "INSERT INTO audit_log (seq, at, actor, action, transaction_id, merchant_id, detail, prev_hash, hash) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(seq)
-        .bind(e.at)
-        .bind(e.actor)
-        .bind(e.action)
-        .bind(e.transaction_id)
-        .bind(e.merchant_id)
-        .bind(e.detail)
-        .bind(&prev[..])
-        .bind(&hash[..])
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(seq)
+        let (at, actor, action) = (e.at, e.actor.to_owned(), e.action.to_owned());
+        let (transaction_id, merchant_id) = (e.transaction_id.map(str::to_owned), e.merchant_id.map(str::to_owned));
+        let detail = e.detail.to_owned();
+        self.commits
+            .write(move |conn| {
+                Box::pin(async move {
+                    // The batch runs under BEGIN IMMEDIATE, which took the write lock before this reads the last
+                    // entry: no other writer (another process included) can take the same seq or chain to the same
+                    // hash, and the batch's earlier entries are already visible here.
+                    let last: Option<(i64, Vec<u8>)> =
+                        sqlx::query_as("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+                            .fetch_optional(&mut *conn)
+                            .await?;
+                    let (seq, prev) = match last {
+                        Some((seq, hash)) => (seq + 1, hash32(hash, seq)?),
+                        None => (1, crate::AUDIT_GENESIS),
+                    };
+                    let entry = NewAuditEntry {
+                        at,
+                        actor: &actor,
+                        action: &action,
+                        transaction_id: transaction_id.as_deref(),
+                        merchant_id: merchant_id.as_deref(),
+                        detail: &detail,
+                    };
+                    let hash = audit_hash(&prev, seq, &entry);
+                    sqlx::query(
+                        "INSERT INTO audit_log (seq, at, actor, action, transaction_id, merchant_id, detail, prev_hash, hash) \
+                         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    )
+                    .bind(seq)
+                    .bind(at)
+                    .bind(&actor)
+                    .bind(&action)
+                    .bind(&transaction_id)
+                    .bind(&merchant_id)
+                    .bind(&detail)
+                    .bind(&prev[..])
+                    .bind(&hash[..])
+                    .execute(&mut *conn)
+                    .await?;
+                    Ok(seq)
+                })
+            })
+            .await
     }
 
     async fn audit_entries(&self, after_seq: i64, limit: i64) -> Result<Vec<AuditEntry>> {

@@ -241,8 +241,8 @@ pub async fn rpc(args: RpcBenchArgs) -> Result<()> {
     let mut bare_rps = f64::NAN;
     for (name, kind, t) in [
         ("bare axum handler (baseline)", Kind::Bare, bare_target.clone()),
-        ("Initialize (sign+verify, 2 writes)", Kind::Initialize, target.clone()),
-        ("CheckResult (sign+verify, 1 write)", Kind::CheckResult, target.clone()),
+        ("Initialize (sign+verify, 3 writes)", Kind::Initialize, target.clone()),
+        ("CheckResult (sign+verify, 2 writes)", Kind::CheckResult, target.clone()),
     ] {
         let s = run(kind, t, args.seconds, args.concurrency).await?;
         let rps = s.ok as f64 / s.elapsed.as_secs_f64();

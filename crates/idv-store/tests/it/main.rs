@@ -5,6 +5,7 @@ mod audit;
 mod contract;
 mod datadir;
 mod faces;
+mod group_commit;
 mod merchant_binding;
 mod migrations;
 mod postgres;
