@@ -40,7 +40,7 @@ pub struct GroupCommitStats {
     pub batches: u64,
     /// Writes run inside them.
     pub writes: u64,
-    /// Writes queued and not yet taken into a batch.
+    /// Writes submitted whose batch has not finished yet (still queued, or in the batch being run).
     pub queued: u64,
 }
 
@@ -148,14 +148,11 @@ async fn run_batch(
     let mut delivers = Vec::with_capacity(batch.len());
     let mut broken: Option<String> = None;
     for job in batch {
-        if broken.is_some() {
-            continue;
-        }
         let mut sp = match tx.begin().await {
             Ok(sp) => sp,
             Err(e) => {
                 broken = Some(e.to_string());
-                continue;
+                break;
             }
         };
         let (ok, deliver) = job(&mut sp).await;
@@ -164,6 +161,7 @@ async fn run_batch(
         let closed = if ok { sp.commit().await } else { sp.rollback().await };
         if let Err(e) = closed {
             broken = Some(e.to_string());
+            break;
         }
     }
     let commit = match broken {

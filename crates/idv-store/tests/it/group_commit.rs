@@ -5,10 +5,10 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use idv_store::{NewAuditEntry, NewTransaction, SqliteStore, Store, verify_chain};
+use idv_store::{NewAuditEntry, SqliteStore, Store, verify_chain};
 use sqlx::{Connection, Executor};
-use zeroize::Zeroizing;
 
+use crate::sealed::transaction;
 use crate::{NOW, fresh};
 
 /// A second connection to the store's file holding its write lock (`BEGIN IMMEDIATE`) until dropped or committed.
@@ -29,20 +29,6 @@ async fn until_queued(store: &SqliteStore, n: u64) {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     panic!("only {:?} writes queued, expected {n}", store.group_commit_stats());
-}
-
-fn transaction(id: &str, merchant_id: &str) -> NewTransaction {
-    NewTransaction {
-        id: id.into(),
-        merchant_id: merchant_id.into(),
-        merchant_biz_id: "biz".into(),
-        product: "eKYC".into(),
-        options: b"{}".to_vec(),
-        device_secret: Zeroizing::new(vec![1; 32]),
-        created_at: NOW,
-        expires_at: NOW + 600,
-        retain_until: NOW + 600,
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
