@@ -124,6 +124,34 @@ impl<K: Hash + Eq> RateLimiter<K> {
         }
     }
 
+    /// Whether `key` may be served now, taking nothing: the limit for keys charged only for their failures
+    /// ([`RateLimiter::charge`]), so that any number of good requests may be in flight at once. A key with no
+    /// bucket has never failed (or has refilled) and is admitted without being tracked. On refusal returns how
+    /// long until a token is available.
+    pub fn admit(&self, key: &K, now: Instant) -> Result<(), Duration> {
+        let buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(b) = buckets.get(key) else { return Ok(()) };
+        let tokens = (b.tokens + now.saturating_duration_since(b.last).as_secs_f64() * self.rate).min(self.burst);
+        if tokens >= 1.0 { Ok(()) } else { Err(Duration::from_secs_f64((1.0 - tokens) / self.rate)) }
+    }
+
+    /// Takes one token from `key` after a request it should pay for failed. Requests admitted together may fail
+    /// together, so the bucket may go into debt, down to minus one burst: a concurrent flood waits for what it
+    /// spent, and a neighbour sharing the address waits at most two bursts' refill.
+    pub fn charge(&self, key: K, now: Instant) {
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        if buckets.len() >= self.max_keys && !buckets.contains_key(&key) {
+            self.retain_unfilled(&mut buckets, now);
+            if buckets.len() >= self.max_keys {
+                return;
+            }
+        }
+        let b = buckets.entry(key).or_insert(Bucket { tokens: self.burst, last: now });
+        let elapsed = now.saturating_duration_since(b.last).as_secs_f64();
+        b.tokens = ((b.tokens + elapsed * self.rate).min(self.burst) - 1.0).max(-self.burst);
+        b.last = now;
+    }
+
     /// Gives back the token a request took with [`RateLimiter::check`] when the request turned out to be one the
     /// limit must not count: a replay refused by its nonce costs the replayer nothing and must not cost the key's
     /// owner either (or replaying one captured request would throttle the merchant's fresh ones), and a request
@@ -193,6 +221,47 @@ mod tests {
         l.check("a".to_string(), t0).unwrap();
         assert!(l.check("a".to_string(), t0).is_err(), "refunds never exceed the burst");
         l.refund(&"unknown".to_string());
+    }
+
+    #[test]
+    fn admitting_takes_nothing_failures_are_charged_into_bounded_debt() {
+        let l: RateLimiter = RateLimiter::new(1.0, 3.0);
+        let t0 = Instant::now();
+        let a = "a".to_string();
+        // Good requests in flight together: none is charged, so any number is admitted.
+        for _ in 0..100 {
+            l.admit(&a, t0).unwrap();
+        }
+        // Six admitted requests that all fail: the bucket goes three into debt, and no further.
+        for _ in 0..3 {
+            l.charge(a.clone(), t0);
+        }
+        let wait = l.admit(&a, t0).unwrap_err();
+        assert!(wait > Duration::from_millis(900) && wait <= Duration::from_secs(1), "{wait:?}");
+        for _ in 0..3 {
+            l.charge(a.clone(), t0);
+        }
+        l.charge(a.clone(), t0);
+        let wait = l.admit(&a, t0).unwrap_err();
+        assert!(
+            wait > Duration::from_millis(3_900) && wait <= Duration::from_secs(4),
+            "debt stops at one burst: {wait:?}"
+        );
+        assert!(l.admit(&a, t0 + Duration::from_millis(3_900)).is_err());
+        l.admit(&a, t0 + Duration::from_secs(4)).unwrap();
+        l.admit(&"b".to_string(), t0).unwrap();
+    }
+
+    #[test]
+    fn charging_a_full_map_fails_open() {
+        let l: RateLimiter = RateLimiter::bounded(0.001, 1.0, 2);
+        let t0 = Instant::now();
+        for k in ["a", "b", "c"] {
+            l.charge(k.to_string(), t0);
+        }
+        assert!(l.admit(&"a".to_string(), t0).is_err());
+        assert!(l.admit(&"b".to_string(), t0).is_err());
+        l.admit(&"c".to_string(), t0).unwrap();
     }
 
     fn take(l: &RateLimiter<IpAddr>, addr: IpAddr, now: Instant) -> Result<(), Duration> {

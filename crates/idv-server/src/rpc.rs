@@ -10,7 +10,7 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
-use idv_api::sign::RawRequest;
+use idv_api::sign::{RawRequest, SignedRequest};
 use idv_api::{ApiError, ErrorCode};
 use tracing::Instrument;
 
@@ -37,9 +37,12 @@ pub async fn handle(State(state): State<Arc<AppState>>, req: Request<Body>) -> R
             .unwrap_or("idv")
             .to_owned();
         let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
-        // Before anything is read: an address whose requests keep failing authentication has to wait.
+        // Before anything is read: an address whose requests keep failing authentication has to wait. Only the
+        // failures are charged, after the fact, so a merchant's server may have any number of signed requests in
+        // flight from one address (charging each up front and refunding it once its signature verified refused the
+        // ones beyond the burst while the others were still in flight).
         if let Some(ip) = peer
-            && let Err(wait) = state.unauth_limiter.check(crate::ratelimit::client_key(ip), Instant::now())
+            && let Err(wait) = state.unauth_limiter.admit(&crate::ratelimit::client_key(ip), Instant::now())
         {
             return address_throttled(&state, wait, &request_id, &host_id);
         }
@@ -115,13 +118,35 @@ fn success_bytes(result: Success, request_id: &str) -> Vec<u8> {
     serde_json::to_vec(&body).expect("JSON values serialise")
 }
 
-/// Returns the action label for metrics (from a closed set) and the outcome.
-/// `peer` paid one unauthenticated-request token for this request; it gets it back once the signature verified.
+/// Returns the action label for metrics (from a closed set) and the outcome. A request refused before its
+/// signature verified is charged to `peer`'s unauthenticated-request bucket.
 async fn serve(
     state: &AppState,
     req: Request<Body>,
     peer: Option<std::net::IpAddr>,
 ) -> (&'static str, Result<Success, ServerError>) {
+    match read_and_authenticate(state, req).await {
+        Ok((signed, caller)) => {
+            tracing::debug!(access_key_id = %caller.access_key_id, merchant = %caller.merchant.id, "authenticated");
+            actions::dispatch(state, &signed, &caller).await
+        }
+        Err((action, e)) => {
+            if let Some(ip) = peer
+                && !signature_verified(&e)
+            {
+                state.unauth_limiter.charge(crate::ratelimit::client_key(ip), Instant::now());
+            }
+            (action, Err(e))
+        }
+    }
+}
+
+/// Reads the request and authenticates it. A refusal carries its metrics label: `unknown` when the request could
+/// not be read, `unauthenticated` when `authenticate` refused it.
+async fn read_and_authenticate(
+    state: &AppState,
+    req: Request<Body>,
+) -> Result<(SignedRequest, auth::Caller), (&'static str, ServerError)> {
     let (parts, body) = req.into_parts();
     let raw_query = parts.uri.query().unwrap_or("");
     if raw_query.len() > state.config.max_query_bytes {
@@ -132,7 +157,7 @@ async fn serve(
                 state.config.max_query_bytes
             ),
         );
-        return ("unknown", Err(e.into()));
+        return Err(("unknown", e.into()));
     }
     // Neither an Authorization header nor a Signature in the query: only a small V1 request with its signature in
     // the form body can still be signed, so a larger body is refused before it is read, let alone parsed.
@@ -146,19 +171,19 @@ async fn serve(
         parts.headers.get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok())
         && len > body_limit
     {
-        return ("unknown", Err(over_limit(state)));
+        return Err(("unknown", over_limit(state)));
     }
     // The Content-Length check above is a fast path; this bound holds even for chunked bodies that lie about it.
     let body = match http_body_util::Limited::new(body, body_limit).collect().await {
         Ok(b) => b.to_bytes(),
         Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
-            return ("unknown", Err(over_limit(state)));
+            return Err(("unknown", over_limit(state)));
         }
         Err(e) if caused_by::<BodyTimeout>(&*e) => {
             let msg = format!("was not received within {} s", state.config.body_read_timeout.as_secs_f64());
-            return ("unknown", Err(ApiError::invalid("body", msg).into()));
+            return Err(("unknown", ApiError::invalid("body", msg).into()));
         }
-        Err(e) => return ("unknown", Err(ApiError::invalid("body", format!("could not be read: {e}")).into())),
+        Err(e) => return Err(("unknown", ApiError::invalid("body", format!("could not be read: {e}")).into())),
     };
     let mut headers = Vec::with_capacity(parts.headers.len());
     for (name, value) in &parts.headers {
@@ -166,31 +191,13 @@ async fn serve(
             Ok(v) => headers.push((name.as_str().to_owned(), v.to_owned())),
             // Non-ASCII header values cannot be signed headers of any official SDK; refuse rather than guess.
             Err(_) => {
-                return ("unknown", Err(ApiError::invalid(name.as_str(), "header value is not visible ASCII").into()));
+                return Err(("unknown", ApiError::invalid(name.as_str(), "header value is not visible ASCII").into()));
             }
         }
     }
     let raw =
         RawRequest { method: parts.method.as_str(), path: parts.uri.path(), raw_query, headers: &headers, body: &body };
-    let refund = || {
-        if let Some(ip) = peer {
-            state.unauth_limiter.refund(&crate::ratelimit::client_key(ip));
-        }
-    };
-    let (signed, caller) = match auth::authenticate(state, &raw).await {
-        Ok(ok) => {
-            refund();
-            ok
-        }
-        Err(e) => {
-            if signature_verified(&e) {
-                refund();
-            }
-            return ("unauthenticated", Err(e));
-        }
-    };
-    tracing::debug!(access_key_id = %caller.access_key_id, merchant = %caller.merchant.id, "authenticated");
-    actions::dispatch(state, &signed, &caller).await
+    auth::authenticate(state, &raw).await.map_err(|e| ("unauthenticated", e))
 }
 
 /// Largest body of a request that has no `Authorization` header and no `Signature` query parameter: a V1 request

@@ -112,6 +112,8 @@ fn request(kind: Kind, t: &Target) -> (String, Vec<(String, String)>, Vec<u8>) {
 struct Stats {
     ok: usize,
     unexpected: usize,
+    /// The unexpected answers by HTTP status (0: no answer), so an error count says what it counts.
+    by_status: BTreeMap<u16, usize>,
     latencies: Vec<Duration>,
     elapsed: Duration,
 }
@@ -126,6 +128,7 @@ async fn run(kind: Kind, target: Arc<Target>, seconds: u64, concurrency: usize) 
         let target = target.clone();
         tasks.push(tokio::spawn(async move {
             let (mut ok, mut unexpected, mut lat) = (0usize, 0usize, Vec::new());
+            let mut by_status = BTreeMap::<u16, usize>::new();
             while Instant::now() < deadline {
                 let (query, headers, body) = request(kind, &target);
                 let url = if query.is_empty() {
@@ -155,16 +158,25 @@ async fn run(kind: Kind, target: Arc<Target>, seconds: u64, concurrency: usize) 
                     Kind::CheckResult => 404,
                     _ => 200,
                 };
-                if status == expected { ok += 1 } else { unexpected += 1 }
+                if status == expected {
+                    ok += 1
+                } else {
+                    unexpected += 1;
+                    *by_status.entry(status).or_default() += 1;
+                }
             }
-            (ok, unexpected, lat)
+            (ok, unexpected, lat, by_status)
         }));
     }
-    let mut stats = Stats { ok: 0, unexpected: 0, latencies: Vec::new(), elapsed: Duration::ZERO };
+    let mut stats =
+        Stats { ok: 0, unexpected: 0, by_status: BTreeMap::new(), latencies: Vec::new(), elapsed: Duration::ZERO };
     for t in tasks {
-        let (ok, bad, lat) = t.await?;
+        let (ok, bad, lat, by_status) = t.await?;
         stats.ok += ok;
         stats.unexpected += bad;
+        for (status, n) in by_status {
+            *stats.by_status.entry(status).or_default() += n;
+        }
         stats.latencies.extend(lat);
     }
     stats.elapsed = started.elapsed();
@@ -258,6 +270,10 @@ pub async fn rpc(args: RpcBenchArgs) -> Result<()> {
             s.unexpected,
             100.0 * rps / bare_rps
         );
+        if !s.by_status.is_empty() {
+            let list: Vec<String> = s.by_status.iter().map(|(status, n)| format!("{n} × HTTP {status}")).collect();
+            println!("{:<34} unexpected answers: {} (HTTP 0: no answer)", "", list.join(", "));
+        }
     }
     drop(idv);
     drop(bare);

@@ -208,6 +208,56 @@ async fn unauthenticated_requests_are_limited_per_address_signed_ones_are_not() 
     s.stop().await;
 }
 
+#[tokio::test]
+async fn signed_requests_in_flight_together_are_not_limited_by_the_address_burst() {
+    // A merchant's server sends many signed requests at once from one address. Each used to take an
+    // unauthenticated-request token on arrival and give it back once its signature verified, so those beyond the
+    // burst were refused while the others were still in flight; now only failures are charged.
+    let s = start_with(tempfile::tempdir().unwrap(), |c| {
+        c.unauth_burst = 2.0;
+        c.unauth_rate_per_second = 0.001;
+    })
+    .await;
+    let m = s.merchant("A").await;
+    let local: IpAddr = "127.0.0.5".parse().unwrap();
+    let mut calls = tokio::task::JoinSet::new();
+    for _ in 0..32 {
+        let (addr, ak, secret) = (s.addr.to_string(), m.ak.clone(), m.secret.clone());
+        calls.spawn(async move {
+            let wire = sign_acs3(
+                "POST",
+                &addr,
+                "Initialize",
+                "2022-08-09",
+                &map(&init_params("eKYC", META_ANDROID)),
+                &map(&[]),
+                &ak,
+                &secret,
+                time::OffsetDateTime::now_utc(),
+                &nonce(),
+            );
+            let client = reqwest::Client::builder().local_address(local).build().unwrap();
+            let mut rb = client.post(format!("http://{addr}/?{}", wire.raw_query));
+            for (k, v) in &wire.headers {
+                if k != "host" && k != "content-length" {
+                    rb = rb.header(k, v);
+                }
+            }
+            rb.body(wire.body).send().await.unwrap().status().as_u16()
+        });
+    }
+    let statuses: Vec<u16> = calls.join_all().await;
+    assert!(statuses.iter().all(|&st| st == 200), "{statuses:?}");
+    // The address is still limited for what it gets wrong: two failures spend the burst, the third is refused.
+    for _ in 0..2 {
+        let (status, _) = send_from(&s, local, "Action=Initialize", &[], Vec::new()).await;
+        assert_eq!(status, 400);
+    }
+    let (status, json) = send_from(&s, local, "Action=Initialize", &[], Vec::new()).await;
+    assert_eq!((status, json["Code"].as_str()), (429, Some("Throttling.User")), "{json}");
+    s.stop().await;
+}
+
 /// Sends `head` and then `body` on a raw connection (the body in its own task: the server may answer, and close,
 /// before taking it all) and returns what the server answered.
 async fn raw_exchange(s: &Server, head: String, body: std::sync::Arc<Vec<u8>>) -> String {
